@@ -1,0 +1,1 @@
+"""The reid command line (installed as ``reid.app``)."""

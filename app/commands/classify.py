@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reid.app.commands.enroll import IndexOpt, IvfOpt
+from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt, ModeOpt, ResultDirOpt, ThresholdOpt
+from reid.app.output import console, print_json, progress_bar, report_skipped, table
+from reid.classify import Mode, classify_paths, copy_into_folders
+from reid.encoders import load_encoder
+from reid.enrollment import enroll
+from reid.images import require_images
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def classify(
+    enrollment: Annotated[Path, typer.Option("--enroll", help="Enrollment JSON of reference characters.")],
+    target_dir: Annotated[Path, typer.Option("--target-dir", help="Folder of images to sort.")],
+    mode: ModeOpt = Mode.any,
+    result_dir: ResultDirOpt = None,
+    threshold: ThresholdOpt = None,
+    index: IndexOpt = None,
+    ivf: IvfOpt = 0,
+    encoder: EncoderOpt = None,
+    device: DeviceOpt = None,
+    batch_size: BatchSizeOpt = 32,
+    json_out: JsonOpt = False,
+) -> None:
+    """Say which enrolled character each target image shows ("unknown" under the threshold)."""
+    targets = require_images(target_dir)
+    model = load_encoder(encoder, device=device, batch_size=batch_size)
+    with progress_bar() as progress:
+        enrolled = enroll(enrollment, model, index_path=index, ivf_lists=ivf, progress=progress)
+        result = classify_paths(enrolled.index, model, targets, mode=mode, threshold=threshold, progress=progress)
+        if result_dir is not None:
+            copy_into_folders(result, result_dir, progress=progress)
+    report_skipped(enrolled.failures + result.failures)
+    if json_out:
+        print_json({**result.to_json(), "index": str(enrolled.index_path), "index_reused": enrolled.reused})
+        return
+    rows = [(Path(m.path).name, m.character, _score(m.score), m.runner_up or "", _score(m.runner_up_score)) for m in result.matches]
+    console.print(table(f"{result.mode} mode, threshold {result.threshold:.2f}", ["image", "character", "score", "runner-up", "score"], rows))
+    summary = list(result.counts().items()) + [("(skipped: unreadable)", len(result.failures))]
+    console.print(table("summary", ["character", "images"], summary))
+    if result_dir is not None:
+        console.print(f"copied {len(result.matches)} images into {result_dir}/<character>/ (originals untouched)")

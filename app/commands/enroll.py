@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt
+from reid.app.output import console, print_json, progress_bar, report_skipped, table
+from reid.encoders import load_encoder
+from reid.enrollment import enroll as enroll_references
+
+EnrollArg = Annotated[Path, typer.Argument(help='Enrollment JSON: {"Character": "folder of reference images"}; relative folders resolve against the JSON\'s folder.')]
+IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Where the faiss index goes (label map beside it as INDEX.json). Default: ENROLL.<encoder>.faiss beside the JSON.")]
+IvfOpt = Annotated[int, typer.Option("--ivf", min=0, help="Use an IVF index with this many lists (large reference sets); 0: exact search.")]
+
+
+def enroll(
+    enrollment: EnrollArg,
+    index: IndexOpt = None,
+    ivf: IvfOpt = 0,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed even if the saved index matches.")] = False,
+    encoder: EncoderOpt = None,
+    device: DeviceOpt = None,
+    batch_size: BatchSizeOpt = 32,
+    json_out: JsonOpt = False,
+) -> None:
+    """Embed the reference images of an enrollment JSON into a faiss index."""
+    model = load_encoder(encoder, device=device, batch_size=batch_size)
+    with progress_bar() as progress:
+        enrolled = enroll_references(enrollment, model, index_path=index, ivf_lists=ivf, rebuild=rebuild, progress=progress)
+    report_skipped(enrolled.failures)
+    counts = Counter(enrolled.index.labels)
+    if json_out:
+        print_json({"index": str(enrolled.index_path), "reused": enrolled.reused, "encoder": model.name,
+                    "references": dict(sorted(counts.items())), "skipped": len(enrolled.failures)})
+        return
+    console.print(table(None, ["character", "references"], sorted(counts.items())))
+    state = "reused (encoder and files unchanged)" if enrolled.reused else "written"
+    console.print(f"index {enrolled.index_path} {state}: {enrolled.index.size} references, {len(counts)} characters, "
+                  f"{len(enrolled.failures)} skipped")

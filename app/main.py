@@ -1,0 +1,61 @@
+"""``reid``: the Typer application. Commands live one per module in ``commands/`` and call library code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from reid import __version__, plugins
+from reid.app.commands import classify, cluster, enroll, evaluate, sample_data, similarity
+from reid.app.commands import plugins as plugins_command
+from reid.app.output import warn
+from reid.errors import ReidError
+
+
+class ReidGroup(TyperGroup):
+    """Turns a ReidError anywhere in a command into one ``error:`` line and exit code 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ReidError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(cls=ReidGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Re-identify anime and manga characters in folders of images.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"reid {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    plugin_dir: Annotated[Optional[list[Path]], typer.Option("--plugin-dir", "-p", help=f"Plugin directory to load (repeatable); also ${plugins.PLUGIN_PATH_ENV}.")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    plugins.load_plugins(plugin_dir or [])
+    if ctx.invoked_subcommand != "plugins":  # `reid plugins` shows them in its table
+        for info in plugins.broken_plugins():
+            warn(f"{info.describe_error()}; fix or remove it (other plugins still work)")
+
+
+app.command()(similarity.similarity)
+app.command()(enroll.enroll)
+app.command()(classify.classify)
+app.command()(cluster.cluster)
+app.command()(evaluate.evaluate)
+app.command("plugins")(plugins_command.plugins)
+app.command("sample-data")(sample_data.sample_data)
+
+
+def main() -> None:
+    app()

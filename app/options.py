@@ -1,0 +1,23 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from reid.classify import Mode
+
+EncoderOpt = Annotated[Optional[str], typer.Option("--encoder", "-e", help="Encoder name (see `reid plugins`). Default: the embedded default encoder.")]
+ThresholdOpt = Annotated[Optional[float], typer.Option("--threshold", "-t", min=-1.0, max=1.0, help="Cosine score at or above which faces are the same character. Default: the encoder's calibrated threshold.")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda or cuda:N. Default: $REID_DEVICE, else cuda when present, else cpu.")]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Images per encoder batch.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout (for scripts) instead of tables.")]
+ResultDirOpt = Annotated[Optional[Path], typer.Option("--result-dir", "-o", file_okay=False, help="Folder to COPY images into, one sub-folder per group. Originals are never moved.")]
+ModeOpt = Annotated[Mode, typer.Option("--mode", "-m", case_sensitive=False, help="Any: best single reference. Avg: mean over a character's references.")]
+MethodOpt = Annotated[str, typer.Option("--method", help="Clusterer: hdbscan, dbscan, optics, agglomerative, or one a plugin registers.")]
+UmapDimOpt = Annotated[int, typer.Option("--umap-dim", min=0, help="Reduce embeddings with UMAP to this many dimensions before clustering (0: no reduction).")]
+MinClusterSizeOpt = Annotated[int, typer.Option("--min-cluster-size", min=1, help="Smaller clusters become noise.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (UMAP).")]
+ExistingDir = Annotated[Path, typer.Argument(exists=False, file_okay=False, help="Folder of images.")]

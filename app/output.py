@@ -1,0 +1,63 @@
+"""Printing: tables and results on stdout, progress and warnings on stderr (so --json stays clean)."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from reid.errors import ImageLoadError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def report_skipped(failures: Iterable[ImageLoadError]) -> None:
+    for failure in failures:
+        warn(f"skipped {failure}")
+
+
+def table(title: str | None, columns: list[str], rows: Iterable[Iterable[Any]]) -> Table:
+    out = Table(title=title, title_justify="left")
+    for column in columns:
+        out.add_column(column, overflow="fold")
+    for row in rows:
+        out.add_row(*("" if v is None else str(v) for v in row))
+    return out
+
+
+class RichProgress:
+    """The library's Progress protocol as one rich bar per stage."""
+
+    def __init__(self, progress: Progress):
+        self._progress = progress
+        self._task = None
+
+    def start(self, total: int, description: str) -> None:
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)
+
+
+@contextmanager
+def progress_bar() -> Iterator[RichProgress]:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
+        yield RichProgress(progress)

@@ -1,0 +1,33 @@
+"""A PNG grid of thumbnails, to see at a glance who ended up in a cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from PIL import Image, ImageDraw
+
+from reid.errors import ImageLoadError
+from reid.images import load_image
+
+
+def contact_sheet(paths: Sequence[Path], title: str, *, thumb: int = 96, columns: int = 8,
+                  max_images: int = 64) -> Image.Image:
+    shown = list(paths)[:max_images]
+    columns = max(1, min(columns, len(shown)))
+    rows = max(1, -(-len(shown) // columns))
+    header = 24
+    sheet = Image.new("RGB", (columns * thumb, header + rows * thumb), "white")
+    draw = ImageDraw.Draw(sheet)
+    more = f" (first {len(shown)} of {len(paths)})" if len(paths) > len(shown) else ""
+    draw.text((6, 6), f"{title}: {len(paths)} images{more}", fill="black")
+    for i, path in enumerate(shown):
+        x, y = (i % columns) * thumb, header + (i // columns) * thumb
+        try:
+            image = load_image(path)
+        except ImageLoadError:
+            draw.rectangle([x + 2, y + 2, x + thumb - 3, y + thumb - 3], outline="red")
+            continue
+        image.thumbnail((thumb - 4, thumb - 4))
+        sheet.paste(image, (x + (thumb - image.width) // 2, y + (thumb - image.height) // 2))
+    return sheet

@@ -1,0 +1,19 @@
+"""Where models run: CPU by default, CUDA when present, $REID_DEVICE or --device to choose."""
+
+from __future__ import annotations
+
+import os
+
+DEVICE_ENV = "REID_DEVICE"
+
+
+def resolve_device(requested: str | None = None):
+    import torch
+
+    name = requested or os.environ.get(DEVICE_ENV) or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        from reid.errors import ReidError
+
+        raise ReidError(f"device {name!r} requested but CUDA is not available here; use --device cpu")
+    return device

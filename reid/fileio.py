@@ -1,0 +1,69 @@
+"""Writing outputs without losing anything: atomic writes, copies that never overwrite."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from PIL import Image
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write through a temporary file in the same folder, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    return write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def save_image_atomic(image: Image.Image, path: Path) -> Path:
+    return _atomic(path, lambda tmp: image.save(tmp, format="PNG"))
+
+
+def copy_without_overwrite(src: Path, dest_dir: Path) -> Path:
+    """Copy ``src`` into ``dest_dir``; an existing file of that name is kept and the copy gets a suffix."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".reid-copy.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copy2(src, tmp)
+        for n in range(10_000):
+            dest = dest_dir / (src.name if n == 0 else f"{src.stem}-{n}{src.suffix}")
+            try:
+                os.link(tmp, dest)  # fails if dest exists: no check-then-write race
+                return dest
+            except FileExistsError:
+                continue
+            except OSError:  # file systems without hard links
+                if not dest.exists():
+                    os.replace(tmp, dest)
+                    return dest
+        raise FileExistsError(f"{dest_dir}: too many files named like {src.name}")
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def safe_folder_name(name: str) -> str:
+    """A folder name for a character or cluster that cannot escape its parent folder."""
+    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name).strip().strip(".")
+    return cleaned or "_"

@@ -1,0 +1,121 @@
+"""The faiss reference index: cosine similarity as inner product of L2-normalised float32 vectors.
+
+Saved as ``NAME.faiss`` with its label map ``NAME.faiss.json`` beside it (labels, source files,
+the encoder that made the vectors). Exact search by default; IVF for large reference sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from reid.errors import ReidError
+from reid.fileio import write_json_atomic
+
+LABEL_MAP_SUFFIX = ".json"
+FORMAT_VERSION = 1
+
+
+def as_faiss_input(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2:
+        raise ValueError(f"expected a 2-d array of vectors, got shape {vectors.shape}")
+    return vectors
+
+
+def label_map_path(index_path: Path) -> Path:
+    return index_path.with_name(index_path.name + LABEL_MAP_SUFFIX)
+
+
+@dataclass
+class ReferenceIndex:
+    index: faiss.Index
+    labels: list[str]
+    paths: list[str]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, labels: list[str], paths: list[str], *, ivf_lists: int = 0,
+              meta: dict[str, Any] | None = None) -> "ReferenceIndex":
+        vectors = as_faiss_input(vectors)
+        if len(vectors) != len(labels) or len(labels) != len(paths):
+            raise ValueError("vectors, labels and paths must have the same length")
+        dim = vectors.shape[1]
+        if ivf_lists and len(vectors) >= ivf_lists:
+            quantizer = faiss.IndexFlatIP(dim)
+            index = faiss.IndexIVFFlat(quantizer, dim, int(ivf_lists), faiss.METRIC_INNER_PRODUCT)
+            index.train(vectors)
+            index.nprobe = min(int(ivf_lists), 16)
+        else:  # IVF needs at least as many vectors as lists; below that exact search is cheap anyway
+            index = faiss.IndexFlatIP(dim)
+        index.add(vectors)
+        return cls(index, list(labels), [str(p) for p in paths], dict(meta or {}))
+
+    @property
+    def size(self) -> int:
+        return self.index.ntotal
+
+    @property
+    def characters(self) -> list[str]:
+        return sorted(set(self.labels))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` cosine scores and reference ids per query (id -1 where fewer exist)."""
+        k = max(1, min(int(k), self.size))
+        return self.index.search(as_faiss_input(queries), k)
+
+    def vectors(self) -> np.ndarray:
+        if isinstance(self.index, faiss.IndexIVF):
+            self.index.make_direct_map()
+        return self.index.reconstruct_n(0, self.size)
+
+    def centroids(self) -> tuple[list[str], np.ndarray]:
+        """Per character the mean of its (normalised) references: q . mean = the mean cosine."""
+        names = self.characters
+        row = {name: i for i, name in enumerate(names)}
+        sums = np.zeros((len(names), self.index.d), dtype=np.float64)
+        counts = np.zeros(len(names))
+        if isinstance(self.index, faiss.IndexIVF):
+            self.index.make_direct_map()
+        chunk = 65536  # bounded memory for millions of references
+        for start in range(0, self.size, chunk):
+            block = self.index.reconstruct_n(start, min(chunk, self.size - start))
+            rows = np.array([row[label] for label in self.labels[start:start + len(block)]])
+            np.add.at(sums, rows, block)
+            np.add.at(counts, rows, 1)
+        return names, as_faiss_input(sums / counts[:, None])
+
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        faiss.write_index(self.index, str(tmp))
+        os.replace(tmp, path)
+        write_json_atomic(label_map_path(path), {
+            "format": FORMAT_VERSION, "metric": "cosine", "dim": self.index.d, "count": self.size,
+            **self.meta, "labels": self.labels, "paths": self.paths,
+        })
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ReferenceIndex":
+        path = Path(path)
+        map_path = label_map_path(path)
+        for needed in (path, map_path):
+            if not needed.is_file():  # faiss reports a missing file as a generic RuntimeError
+                raise ReidError(f"{needed}: index file not found; run `reid enroll` to build it")
+        try:
+            index = faiss.read_index(str(path))
+            label_map = json.loads(map_path.read_text(encoding="utf-8"))
+            labels, paths = label_map.pop("labels"), label_map.pop("paths")
+        except (RuntimeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ReidError(f"{path}: unreadable index or label map ({exc}); delete both and run `reid enroll` again") from None
+        if index.ntotal != len(labels):
+            raise ReidError(f"{path}: index holds {index.ntotal} vectors but its label map {len(labels)}; run `reid enroll` again")
+        return cls(index, labels, paths, label_map)

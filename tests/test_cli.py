@@ -1,0 +1,188 @@
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reid.images import list_images
+
+
+def one_error_line(result, *needles):
+    assert result.exit_code == 1, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert str(needle) in lines[0]
+
+
+def snapshot(folder: Path) -> dict:
+    return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# --- similarity -------------------------------------------------------------------------
+
+def test_similarity_same_and_different_character(cli, dataset):
+    aoi = list_images(dataset / "references" / "Aoi")
+    beni = list_images(dataset / "references" / "Beni")
+    same, different = cli.json("similarity", aoi[0], aoi[1]), cli.json("similarity", aoi[0], beni[0])
+    assert same["score"] > different["score"]
+    assert same["encoder"] == "color_texture" and isinstance(same["same"], bool)
+    assert "score" in cli("similarity", aoi[0], aoi[1]).stdout
+    assert cli.json("similarity", aoi[0], aoi[0], "--threshold", "0.99")["same"] is True
+
+
+def test_similarity_bad_inputs(cli, tmp_path, dataset):
+    good = list_images(dataset / "references" / "Aoi")[0]
+    (tmp_path / "corrupt.png").write_bytes(b"nope" * 20)
+    one_error_line(cli("similarity", good, tmp_path / "corrupt.png", ok=False), tmp_path / "corrupt.png", "not an image")
+    one_error_line(cli("similarity", tmp_path / "missing.png", good, ok=False), "missing.png: file not found")
+
+
+# --- enroll / classify ------------------------------------------------------------------
+
+def test_enroll_writes_index_with_label_map_then_reuses_it(cli, data):
+    first = cli.json("enroll", data / "enroll.json")
+    index = Path(first["index"])
+    assert index == data / "enroll.color_texture.faiss" and not first["reused"]
+    assert first["references"] == {"Aoi": 6, "Beni": 6, "Kiiro": 6}
+    label_map = json.loads(Path(str(index) + ".json").read_text())
+    assert label_map["labels"].count("Aoi") == 6 and label_map["encoder"] == "color_texture"
+    assert cli.json("enroll", data / "enroll.json")["reused"]
+    # a changed reference file invalidates the cache
+    ref = list_images(data / "references" / "Aoi")[0]
+    os.utime(ref, ns=(ref.stat().st_atime_ns, ref.stat().st_mtime_ns + 10**9))
+    assert not cli.json("enroll", data / "enroll.json")["reused"]
+    assert cli.json("enroll", data / "enroll.json", "--ivf", "4", "--rebuild", "--index", data / "ivf.faiss")["references"]["Kiiro"] == 6
+
+
+@pytest.mark.parametrize("mode", ["Any", "Avg"])
+def test_classify_sorts_targets_and_copies_without_moving(cli, data, tmp_path, mode):
+    before = snapshot(data / "targets")
+    out = tmp_path / "sorted"
+    result = cli.json("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets",
+                      "--mode", mode, "--result-dir", out, "--threshold", "0.5")
+    truth = json.loads((data / "targets_truth.json").read_text())
+    matches = result["matches"]
+    assert len(matches) == len(truth) and result["mode"] == mode
+    enrolled = [m for m in matches if truth[Path(m["path"]).name] != "unknown"]
+    correct = sum(m["character"] == truth[Path(m["path"]).name] for m in enrolled)
+    assert correct / len(enrolled) >= 0.8
+    for m in matches:
+        assert m["runner_up"] not in (None, m["nearest"]) and m["runner_up_score"] <= m["score"]
+        assert Path(m["copied_to"]).parent == out / m["character"]
+    assert snapshot(data / "targets") == before  # originals untouched
+    assert sum(len(list((out / c).iterdir())) for c in result["counts"]) == len(matches)
+
+
+def test_classify_high_threshold_gives_unknown_and_table_output(cli, data):
+    result = cli.json("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "--threshold", "0.999")
+    assert set(result["counts"]) == {"unknown"}
+    assert all(m["nearest"] in {"Aoi", "Beni", "Kiiro"} for m in result["matches"])
+    table = cli("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets").stdout
+    assert "runner-up" in table and "summary" in table
+
+
+def test_classify_second_run_into_same_folder_keeps_first_copies(cli, data, tmp_path):
+    args = ("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "--result-dir", tmp_path / "o")
+    cli(*args)
+    cli(*args)
+    copies = [p for p in (tmp_path / "o").rglob("*") if p.is_file()]
+    assert len(copies) == 2 * len(list_images(data / "targets"))
+
+
+def test_classify_skips_corrupt_targets_with_a_warning(cli, data):
+    (data / "targets" / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    result = cli("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "--json")
+    report = json.loads(result.stdout)
+    assert [s["path"] for s in report["skipped"]] == [str(data / "targets" / "zz_broken.png")]
+    assert "warning: skipped" in result.stderr and "zz_broken.png" in result.stderr
+    assert len(report["matches"]) == len(list_images(data / "targets")) - 1
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("{not json", "invalid JSON at line 1 column 2"),
+    ("[1, 2]", "expected a non-empty JSON object"),
+    ('{"Aoi": 3}', "must map to a folder path string"),
+    ('{"Aoi": "references/Aoi", "Ghost": "nowhere"}', "character 'Ghost'"),
+    ('{"unknown": "references/Aoi"}', "reserved"),
+])
+def test_classify_bad_enrollment_json(cli, data, content, needle):
+    (data / "bad.json").write_text(content)
+    result = cli("classify", "--enroll", data / "bad.json", "--target-dir", data / "targets", ok=False)
+    one_error_line(result, data / "bad.json" if "Ghost" not in content else "", needle)
+
+
+def test_classify_empty_and_missing_folders(cli, data, tmp_path):
+    (tmp_path / "empty").mkdir()
+    one_error_line(cli("classify", "--enroll", data / "enroll.json", "--target-dir", tmp_path / "empty", ok=False), "no images found")
+    one_error_line(cli("classify", "--enroll", data / "enroll.json", "--target-dir", tmp_path / "gone", ok=False), "folder does not exist")
+    one_error_line(cli("classify", "--enroll", tmp_path / "none.json", "--target-dir", data / "targets", ok=False), "enrollment file not found")
+    (data / "references" / "Empty").mkdir()
+    (data / "e.json").write_text('{"Empty": "references/Empty"}')
+    one_error_line(cli("classify", "--enroll", data / "e.json", "--target-dir", data / "targets", ok=False), "character 'Empty'", "no images found")
+
+
+# --- cluster ----------------------------------------------------------------------------
+
+def test_cluster_writes_copies_contact_sheets_and_summary(cli, dataset, tmp_path):
+    images = tmp_path / "mixed"
+    images.mkdir()
+    for path in list_images(dataset / "references", recursive=True):
+        shutil.copy(path, images / f"{path.parent.name}_{path.name}")
+    out = tmp_path / "clusters"
+    result = cli.json("cluster", images, "--umap-dim", "0", "--min-cluster-size", "3", "--result-dir", out)
+    assert result["clusters"] >= 2
+    summary = json.loads((out / "clusters.json").read_text())
+    assert summary["groups"] == result["groups"]
+    for name, members in result["groups"].items():
+        assert (out / f"{name}.png").is_file() and len(list((out / name).iterdir())) == len(members)
+    assert len(list_images(images)) == 18  # originals untouched
+    one_error_line(cli("cluster", images, "--umap-dim", "0", "--result-dir", out, ok=False), "not empty")
+
+
+@pytest.mark.parametrize("method", ["hdbscan", "dbscan", "optics", "agglomerative"])
+def test_every_clusterer_runs(cli, dataset, method):
+    result = cli.json("cluster", dataset / "targets", "--method", method, "--umap-dim", "0", "--min-cluster-size", "2")
+    assert sum(len(m) for m in result["groups"].values()) == len(list_images(dataset / "targets"))
+
+
+def test_cluster_with_umap_reduction(cli, dataset):
+    result = cli.json("cluster", dataset / "targets", "--umap-dim", "4", "--min-cluster-size", "3")
+    assert result["umap_dim"] == 4
+
+
+def test_cluster_bad_inputs(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    one_error_line(cli("cluster", tmp_path / "empty", ok=False), "no images found")
+    one_error_line(cli("cluster", tmp_path / "empty", "--method", "kmeans", ok=False), "unknown clusterer 'kmeans'; valid clusterers: agglomerative")
+
+
+# --- evaluate ---------------------------------------------------------------------------
+
+def test_evaluate_reports_the_field_metrics(cli, dataset):
+    result = cli.json("evaluate", dataset / "references", "--runs", "2", "--umap-dim", "0", "--min-cluster-size", "3")
+    assert result["images"] == 18 and result["characters"] == 3
+    for key in ("top1", "eer", "f1_at_threshold", "precision_at_threshold", "recall_at_threshold"):
+        assert 0.0 <= result[key] <= 1.0
+    assert result["top1"] >= 0.8
+    assert set(result["clustering"]) >= {"ami", "nmi", "ari"} and len(result["clustering_runs"]) == 2
+    assert "AMI" in cli("evaluate", dataset / "references", "--runs", "1", "--umap-dim", "0").stdout
+
+
+def test_evaluate_needs_labelled_subfolders(cli, dataset, tmp_path):
+    one_error_line(cli("evaluate", dataset / "targets", ok=False), "at least two sub-folders")
+    one_error_line(cli("evaluate", tmp_path / "nope", ok=False), "folder does not exist")
+
+
+# --- sample data ------------------------------------------------------------------------
+
+def test_sample_data_then_refuses_to_overwrite(cli, tmp_path):
+    cli("sample-data", tmp_path / "demo", "--characters", "2", "--per-character", "2")
+    assert json.loads((tmp_path / "demo" / "enroll.json").read_text()) == {"Aoi": "references/Aoi", "Beni": "references/Beni"}
+    one_error_line(cli("sample-data", tmp_path / "demo", ok=False), "not empty")
+
+
+def test_version_and_help(cli):
+    assert cli("--version").stdout.startswith("reid ")
+    assert "classify" in cli("--help").stdout

@@ -1,0 +1,45 @@
+import numpy as np
+
+from reid import metrics
+from reid.clustering import NOISE, relabel_by_size
+from reid.fileio import copy_without_overwrite, safe_folder_name
+
+
+def test_perfect_separation_gives_zero_eer_and_full_scores():
+    vectors = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], dtype=np.float32)
+    labels = ["a", "a", "b", "b"]
+    scores, same = metrics.pair_scores(vectors, labels)
+    assert list(same) == [True, False, False, False, False, True]
+    eer, threshold = metrics.equal_error_rate(scores, same)
+    assert eer == 0.0 and threshold > 0.0
+    assert metrics.verification_at(scores, same, 0.5)["f1"] == 1.0
+    assert metrics.leave_one_out_top1(vectors, labels) == 1.0
+
+
+def test_clustering_scores_count_noise_as_singletons():
+    truth = ["a", "a", "a", "b", "b", "b"]
+    assert metrics.clustering_scores(truth, np.array([0, 0, 0, 1, 1, 1]))["ami"] == 1.0
+    all_noise = metrics.clustering_scores(truth, np.full(6, NOISE))
+    assert all_noise["ari"] == 0.0  # one big "noise" cluster would score differently
+
+
+def test_relabel_by_size_drops_small_clusters_and_orders_largest_first():
+    labels = np.array([5, 5, 2, 2, 2, 9, NOISE])
+    assert list(relabel_by_size(labels, 2)) == [1, 1, 0, 0, 0, NOISE, NOISE]
+
+
+def test_copy_never_overwrites(tmp_path):
+    src = tmp_path / "face.png"
+    src.write_bytes(b"new")
+    dest_dir = tmp_path / "out"
+    dest_dir.mkdir()
+    (dest_dir / "face.png").write_bytes(b"old")
+    copied = copy_without_overwrite(src, dest_dir)
+    assert copied.name == "face-1.png" and copied.read_bytes() == b"new"
+    assert (dest_dir / "face.png").read_bytes() == b"old" and src.exists()
+    assert sorted(p.name for p in dest_dir.iterdir()) == ["face-1.png", "face.png"]  # no temp files left
+
+
+def test_safe_folder_name_cannot_escape():
+    assert safe_folder_name("../etc/passwd") == "_etc_passwd"
+    assert safe_folder_name("Hatsune Miku") == "Hatsune Miku"

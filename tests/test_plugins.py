@@ -1,0 +1,115 @@
+import importlib.metadata
+import json
+
+import pytest
+
+from conftest import TOY_ENCODER_PLUGIN, write_plugin
+from reid import plugins
+from reid.encoders import load_encoder
+from reid.errors import UnknownNameError
+
+
+def by_name(listing):
+    return {p["name"]: p for p in listing}
+
+
+def test_builtins_register_encoders_detectors_clusterers(cli):
+    listing = by_name(cli.json("plugins"))
+    assert listing["reid.encoders.builtin"]["registers"]["encoders"] == ["color_texture"]
+    assert listing["reid.detectors.builtin"]["registers"]["detectors"] == ["whole"]
+    assert set(listing["reid.clusterers.builtin"]["registers"]["clusterers"]) == {"hdbscan", "dbscan", "optics", "agglomerative"}
+    assert all(p["ok"] and p["source"] == "builtin" for p in listing.values())
+
+
+def test_plugin_directory_is_discovered_and_its_encoder_used(cli, tmp_path, dataset):
+    plugin = write_plugin(tmp_path / "toy_plugin", TOY_ENCODER_PLUGIN)
+    listing = by_name(cli.json("--plugin-dir", plugin, "plugins"))
+    assert listing["toy_plugin"]["source"] == "directory"
+    assert listing["toy_plugin"]["location"] == str(plugin / "plugin.py")
+    assert listing["toy_plugin"]["registers"] == {"encoders": ["toy"]}
+    a, b = sorted((dataset / "references" / "Aoi").iterdir())[:2]
+    result = cli.json("--plugin-dir", plugin, "similarity", a, b, "--encoder", "toy")
+    assert result["encoder"] == "toy" and result["threshold"] == 0.9
+
+
+def test_folder_of_plugin_directories_and_env_path(cli, tmp_path, monkeypatch):
+    write_plugin(tmp_path / "many" / "one", TOY_ENCODER_PLUGIN)
+    write_plugin(tmp_path / "many" / "two", TOY_ENCODER_PLUGIN.replace('"toy"', '"toy2"'))
+    monkeypatch.setenv(plugins.PLUGIN_PATH_ENV, str(tmp_path / "many"))
+    listing = by_name(cli.json("plugins"))
+    assert listing["one"]["registers"] == {"encoders": ["toy"]}
+    assert listing["two"]["registers"] == {"encoders": ["toy2"]}
+
+
+def test_load_order_builtins_then_entry_points_then_directories(cli, tmp_path, monkeypatch):
+    (tmp_path / "ep_module.py").write_text(TOY_ENCODER_PLUGIN.replace('"toy"', '"from_ep"'))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    eps = [importlib.metadata.EntryPoint(name="ep_plugin", value="ep_module", group="reid")]
+    monkeypatch.setattr(plugins.importlib.metadata, "entry_points", lambda group: eps if group == "reid" else [])
+    plugin = write_plugin(tmp_path / "dir_plugin", TOY_ENCODER_PLUGIN)
+    listing = cli.json("--plugin-dir", plugin, "plugins")
+    assert [p["source"] for p in listing] == ["builtin"] * 3 + ["entrypoint", "directory"]
+    assert listing[3]["registers"] == {"encoders": ["from_ep"]}
+
+
+def test_broken_entry_point_is_reported(cli, monkeypatch):
+    eps = [importlib.metadata.EntryPoint(name="gone", value="no_such_module_for_reid", group="reid")]
+    monkeypatch.setattr(plugins.importlib.metadata, "entry_points", lambda group: eps)
+    gone = by_name(cli.json("plugins"))["gone"]
+    assert not gone["ok"] and "ModuleNotFoundError" in gone["error"]
+
+
+@pytest.mark.parametrize("code, config, cause", [
+    ("import no_such_module_for_reid\n", None, "ModuleNotFoundError: No module named 'no_such_module_for_reid'"),
+    ("def broken(:\n", None, "SyntaxError"),
+    ("import reid\n@reid.hookimpl\ndef register_encoder(register):\n    pass\n", None,
+     "unknown hook 'register_encoder' (did you mean 'register_encoders'?)"),
+    ("x = 1\n", None, "implements no reid hook"),
+    ("import reid\n@reid.hookimpl\ndef register_encoders(register):\n    raise RuntimeError('boom')\n", None,
+     "register_encoders failed: RuntimeError: boom"),
+    ("from pathlib import Path\nimport reid\n@reid.hookimpl\ndef register_encoders(register):\n"
+     "    reid.register_encoder_config(register, Path(__file__).with_name('config.json'))\n",
+     {"name": "needs_weights", "architecture": "resnet18_metric", "weights": "weights.pt"}, "weights file not found"),
+    ("from pathlib import Path\nimport reid\n@reid.hookimpl\ndef register_encoders(register):\n"
+     "    reid.register_encoder_config(register, Path(__file__).with_name('config.json'))\n",
+     {"name": "x", "architecture": "vit_huge", "weights": "plugin.py"}, "unknown architecture 'vit_huge'; valid architectures: resnet18_metric"),
+])
+def test_broken_plugin_is_reported_with_path_and_cause_and_others_keep_working(cli, tmp_path, dataset, code, config, cause):
+    broken = write_plugin(tmp_path / "broken", code, config)
+    good = write_plugin(tmp_path / "good", TOY_ENCODER_PLUGIN)
+    info = by_name(cli.json("--plugin-dir", broken, "--plugin-dir", good, "plugins"))
+    assert not info["broken"]["ok"] and cause in info["broken"]["error"]
+    assert info["good"]["ok"] and info["good"]["registers"] == {"encoders": ["toy"]}
+    a, b = sorted((dataset / "references" / "Aoi").iterdir())[:2]
+    result = cli("--plugin-dir", broken, "--plugin-dir", good, "similarity", a, b, "--encoder", "toy")
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "broken" in warnings[0] and str(tmp_path / "broken") in warnings[0] and cause in warnings[0]
+
+
+def test_missing_plugin_directory_is_reported(cli, tmp_path):
+    info = by_name(cli.json("--plugin-dir", tmp_path / "nowhere", "plugins"))
+    assert "does not exist" in info["nowhere"]["error"]
+
+
+def test_duplicate_encoder_name_marks_the_later_plugin_broken(cli, tmp_path):
+    clash = write_plugin(tmp_path / "clash", TOY_ENCODER_PLUGIN.replace('"toy"', '"color_texture"'))
+    info = by_name(cli.json("--plugin-dir", clash, "plugins"))
+    assert "already registered by reid.encoders.builtin" in info["clash"]["error"]
+    assert info["reid.encoders.builtin"]["ok"]
+
+
+def test_unknown_encoder_name_lists_the_valid_ones(cli, dataset):
+    a, b = sorted((dataset / "references" / "Aoi").iterdir())[:2]
+    result = cli("similarity", a, b, "--encoder", "nope", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: unknown encoder 'nope'; valid encoders: color_texture"
+    with pytest.raises(UnknownNameError, match="valid clusterers: agglomerative, dbscan, hdbscan, optics"):
+        plugins.registry("clusterers").create("kmeans")
+
+
+def test_reid_hookimpl_is_reexported():
+    import reid
+    from reid.hookspecs import hookimpl
+
+    assert reid.hookimpl is hookimpl
+    assert load_encoder().name == "color_texture"
