@@ -20,4 +20,3 @@ MethodOpt = Annotated[str, typer.Option("--method", help="Clusterer: hdbscan, db
 UmapDimOpt = Annotated[int, typer.Option("--umap-dim", min=0, help="Reduce embeddings with UMAP to this many dimensions before clustering (0: no reduction).")]
 MinClusterSizeOpt = Annotated[int, typer.Option("--min-cluster-size", min=1, help="Smaller clusters become noise.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (UMAP).")]
-ExistingDir = Annotated[Path, typer.Argument(exists=False, file_okay=False, help="Folder of images.")]

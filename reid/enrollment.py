@@ -6,13 +6,13 @@ reused while the encoder and every reference file (path, size, mtime) are unchan
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reid.embedding import Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
+from reid.fileio import read_json
 from reid.images import require_images
 from reid.index import ReferenceIndex
 
@@ -21,16 +21,7 @@ UNKNOWN = "unknown"
 
 def read_enrollment(path: str | Path) -> dict[str, Path]:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReidError(f"{path}: enrollment file not found") from None
-    except IsADirectoryError:
-        raise ReidError(f"{path}: is a folder; pass the enrollment JSON file") from None
-    except UnicodeDecodeError:
-        raise ReidError(f"{path}: not a text file; pass an enrollment JSON like {{\"Name\": \"folder\"}}") from None
-    except json.JSONDecodeError as exc:
-        raise ReidError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    data = read_json(path, what="enrollment file", error=ReidError)
     example = '{"Character name": "path/to/reference/folder"}'
     if not isinstance(data, dict) or not data:
         raise ReidError(f"{path}: expected a non-empty JSON object like {example}")

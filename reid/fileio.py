@@ -13,6 +13,21 @@ from typing import Any, Callable
 from PIL import Image
 
 
+def read_json(path: Path, *, what: str, error: type[Exception]) -> Any:
+    """Parse a JSON file; every way it can fail becomes one ``error`` naming the file."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder; pass the {what}") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a text file; pass the {what}") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
 def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
     """Write through a temporary file in the same folder, then rename it into place."""
     path = Path(path)

@@ -78,7 +78,7 @@ def draw_character(character: Character, rng: random.Random, size: int = 128) ->
 
 
 def write_dataset(root: Path, *, characters: int = 4, per_character: int = 12, size: int = 128, seed: int = 0) -> dict:
-    """``root/references/<name>/``, ``root/targets/`` (mixed, plus one character never enrolled) and ``root/enroll.json``."""
+    """``root/references/<name>/``, ``root/targets/`` (as many per character, plus one never enrolled), ``root/enroll.json``."""
     if not 2 <= characters < len(CHARACTERS):
         raise ValueError(f"characters must be between 2 and {len(CHARACTERS) - 1}")
     rng = random.Random(seed)
@@ -86,7 +86,7 @@ def write_dataset(root: Path, *, characters: int = 4, per_character: int = 12, s
     for character in enrolled:
         for i in range(per_character):
             save_image_atomic(draw_character(character, rng, size), root / "references" / character.name / f"{character.name.lower()}_{i:03d}.png")
-    targets = [(c, i) for c in (*enrolled, stranger) for i in range(max(2, per_character // 2))]
+    targets = [(c, i) for c in (*enrolled, stranger) for i in range(per_character)]
     rng.shuffle(targets)
     for n, (character, _) in enumerate(targets):
         save_image_atomic(draw_character(character, rng, size), root / "targets" / f"target_{n:03d}.png")

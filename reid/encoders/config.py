@@ -10,11 +10,11 @@ Example config::
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any, Callable
 
 from reid.errors import PluginError
+from reid.fileio import read_json
 
 
 def _resnet_metric(**kwargs):
@@ -30,12 +30,7 @@ _PASSED_THROUGH = ("embedding_dim", "input_size", "mean", "std", "threshold")
 
 def read_config(config_path: str | Path) -> dict[str, Any]:
     config_path = Path(config_path)
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PluginError(f"{config_path}: config file not found") from None
-    except json.JSONDecodeError as exc:
-        raise PluginError(f"{config_path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    config = read_json(config_path, what="config file", error=PluginError)
     if not isinstance(config, dict):
         raise PluginError(f"{config_path}: expected a JSON object")
     for key in ("name", "architecture", "weights"):
