@@ -84,7 +84,8 @@ def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None
     embedded = embed_paths(encoder, [p for _, p in pairs], progress=progress, description="enrolling references")
     missing = set(label_of.values()) - {label_of[p] for p in embedded.paths}
     if missing:
-        raise ReidError(f"no readable reference image for {', '.join(sorted(missing))}; see the errors above")
+        unreadable = "; ".join(str(f) for f in embedded.failures if label_of[Path(f.path)] in missing)
+        raise ReidError(f"no readable reference image for {', '.join(sorted(missing))} ({unreadable})")
     index = ReferenceIndex.build(embedded.vectors, [label_of[p] for p in embedded.paths], embedded.paths,
                                  ivf_lists=ivf_lists, meta={"encoder": encoder.name, "threshold": encoder.threshold, **sources,
                                        "skipped": [[str(f.path), f.reason] for f in embedded.failures]})

@@ -186,3 +186,42 @@ def test_sample_data_then_refuses_to_overwrite(cli, tmp_path):
 def test_version_and_help(cli):
     assert cli("--version").stdout.startswith("reid ")
     assert "classify" in cli("--help").stdout
+
+
+# --- bad input across commands -----------------------------------------------------------
+
+def corrupt(path: Path) -> Path:
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    return path
+
+
+@pytest.mark.parametrize("command", ["enroll", "cluster", "evaluate"])
+def test_corrupt_image_is_skipped_named_and_counted(cli, data, command):
+    bad = corrupt(data / "references" / "Aoi" / "zz_bad.png")
+    args = {"enroll": ("enroll", data / "enroll.json"),
+            "cluster": ("cluster", data / "references" / "Aoi", "--umap-dim", "0", "--min-cluster-size", "2"),
+            "evaluate": ("evaluate", data / "references", "--runs", "1", "--umap-dim", "0")}[command]
+    result = cli(*args, "--json")
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: skipped")]
+    assert len(warnings) == 1 and str(bad) in warnings[0] and "corrupt" in warnings[0]
+    report = json.loads(result.stdout)
+    assert report["skipped"] == 1 if command == "enroll" else [s["path"] for s in report["skipped"]] == [str(bad)]
+
+
+def test_enroll_wrong_paths_and_unreadable_character(cli, data, tmp_path):
+    one_error_line(cli("enroll", tmp_path / "none.json", ok=False), "enrollment file not found")
+    one_error_line(cli("enroll", data, ok=False), "is a folder; pass the enrollment file")
+    (data / "references" / "Empty").mkdir()
+    (data / "e.json").write_text('{"Empty": "references/Empty"}')
+    one_error_line(cli("enroll", data / "e.json", ok=False), "character 'Empty'", "no images found")
+    (data / "references" / "Broken").mkdir()
+    corrupt(data / "references" / "Broken" / "only.png")
+    (data / "b.json").write_text('{"Broken": "references/Broken", "Aoi": "references/Aoi"}')
+    one_error_line(cli("enroll", data / "b.json", ok=False), "no readable reference image for Broken",
+                   data / "references" / "Broken" / "only.png", "corrupt")
+
+
+def test_cluster_wrong_path(cli, tmp_path):
+    one_error_line(cli("cluster", tmp_path / "gone", ok=False), "folder does not exist")
+    (tmp_path / "file.png").write_bytes(b"x")
+    one_error_line(cli("cluster", tmp_path / "file.png", ok=False), "is a file, not a folder")
