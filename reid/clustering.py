@@ -26,9 +26,6 @@ class Clustering:
     def n_noise(self) -> int:
         return int((self.labels == NOISE).sum())
 
-    def sizes(self) -> list[int]:
-        return [int((self.labels == c).sum()) for c in range(self.n_clusters)]
-
 
 def reduce_umap(vectors: np.ndarray, dim: int, *, seed: int = 0) -> np.ndarray | None:
     """UMAP to ``dim`` dimensions with the cosine metric; None when there are too few points for it."""

@@ -70,11 +70,6 @@ class ReferenceIndex:
         k = max(1, min(int(k), self.size))
         return self.index.search(as_faiss_input(queries), k)
 
-    def vectors(self) -> np.ndarray:
-        if isinstance(self.index, faiss.IndexIVF):
-            self.index.make_direct_map()
-        return self.index.reconstruct_n(0, self.size)
-
     def centroids(self) -> tuple[list[str], np.ndarray]:
         """Per character the mean of its (normalised) references: q . mean = the mean cosine."""
         names = self.characters

@@ -44,6 +44,3 @@ class Registry(Generic[T]):
 
     def create(self, name: str, **kwargs: Any) -> T:
         return self.entry(name).factory(**kwargs)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.entries
