@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from reid.embedding import Progress, embed_paths
+from reid.embedding import NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.enrollment import UNKNOWN
 from reid.errors import ImageLoadError
@@ -93,10 +93,9 @@ def classify_paths(index: ReferenceIndex, encoder: Encoder, targets: Sequence[Pa
 
 def copy_into_folders(result: Classification, result_dir: Path, *, progress: Progress | None = None) -> None:
     """COPY (never move) each image into ``result_dir/<character>/``; existing files are never overwritten."""
-    if progress:
-        progress.start(len(result.matches), "copying")
+    progress = progress or NoProgress()
+    progress.start(len(result.matches), "copying")
     for match in result.matches:
         dest = copy_without_overwrite(Path(match.path), result_dir / safe_folder_name(match.character))
         match.copied_to = str(dest)
-        if progress:
-            progress.advance(1)
+        progress.advance(1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from reid.clustering import NOISE, Clustering, check_method, cluster_vectors
 from reid.contact_sheet import contact_sheet
-from reid.embedding import Progress, embed_paths
+from reid.embedding import NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
 from reid.fileio import copy_without_overwrite, save_image_atomic, write_json_atomic
@@ -54,12 +54,11 @@ def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progres
     if result_dir.exists() and (not result_dir.is_dir() or any(result_dir.iterdir())):
         raise ReidError(f"{result_dir}: result folder exists and is not empty; choose a new folder (nothing was written)")
     groups = found.groups()
-    if progress:
-        progress.start(len(found.paths), "writing clusters")
+    progress = progress or NoProgress()
+    progress.start(len(found.paths), "writing clusters")
     for name, members in groups.items():
         for path in members:
             copy_without_overwrite(Path(path), result_dir / name)
-            if progress:
-                progress.advance(1)
+            progress.advance(1)
         save_image_atomic(contact_sheet([Path(p) for p in members], name), result_dir / f"{name}.png")
     write_json_atomic(result_dir / "clusters.json", found.to_json())

@@ -9,7 +9,7 @@ import numpy as np
 
 from reid import metrics
 from reid.clustering import check_method, cluster_vectors
-from reid.embedding import Progress, embed_paths
+from reid.embedding import NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
 from reid.images import list_images
@@ -68,14 +68,13 @@ def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, metho
     threshold = encoder.threshold if threshold is None else threshold
     scores, same = metrics.pair_scores(vectors, labels)
     eer, eer_threshold = metrics.equal_error_rate(scores, same)
-    if progress:
-        progress.start(runs, "clustering runs")
+    progress = progress or NoProgress()
+    progress.start(runs, "clustering runs")
     runs_out = []
     for seed in range(runs):
         clustering = cluster_vectors(vectors, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size, seed=seed)
         runs_out.append({**metrics.clustering_scores(labels, clustering.labels), "clusters": clustering.n_clusters,
                          "noise": clustering.n_noise / len(labels)})
-        if progress:
-            progress.advance(1)
+        progress.advance(1)
     return Evaluation(encoder.name, len(labels), len(set(labels)), threshold, metrics.leave_one_out_top1(vectors, labels),
                       eer, eer_threshold, metrics.verification_at(scores, same, threshold), runs_out, embedded.failures)
