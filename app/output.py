@@ -55,6 +55,10 @@ class RichProgress:
         if self._task is not None:
             self._progress.advance(self._task, n)
 
+    def describe(self, description: str) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, description=description)
+
 
 @contextmanager
 def progress_bar() -> Iterator[RichProgress]:

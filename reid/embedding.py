@@ -20,12 +20,18 @@ class Progress(Protocol):
 
     def advance(self, n: int = 1) -> None: ...
 
+    def describe(self, description: str) -> None:
+        """Change the current stage's text (training shows its running loss here)."""
+
 
 class NoProgress:
     def start(self, total: int, description: str) -> None:
         pass
 
     def advance(self, n: int = 1) -> None:
+        pass
+
+    def describe(self, description: str) -> None:
         pass
 
 

@@ -28,7 +28,13 @@ def read_json(path: Path, *, what: str, error: type[Exception]) -> Any:
         raise error(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     """Write through a temporary file in the same folder, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +42,7 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private to their writer
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -44,7 +51,7 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
-    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_json_atomic(path: Path, data: Any) -> Path:
@@ -52,7 +59,7 @@ def write_json_atomic(path: Path, data: Any) -> Path:
 
 
 def save_image_atomic(image: Image.Image, path: Path) -> Path:
-    return _atomic(path, lambda tmp: image.save(tmp, format="PNG"))
+    return write_atomic(path, lambda tmp: image.save(tmp, format="PNG"))
 
 
 def copy_without_overwrite(src: Path, dest_dir: Path) -> Path:

@@ -114,3 +114,28 @@ class ReferenceIndex:
         if index.ntotal != len(labels):
             raise ReidError(f"{path}: index holds {index.ntotal} vectors but its label map {len(labels)}; run `reid enroll` again")
         return cls(index, labels, paths, label_map)
+
+
+def kmeans_pseudo_labels(vectors: np.ndarray, k: int, *, pca_dim: int = 256, seed: int = 0,
+                         iterations: int = 20) -> np.ndarray:
+    """DeepCluster's assignment step: PCA-whiten, L2-normalise, k-means; one cluster id per row."""
+    n, d = vectors.shape
+    k = max(1, min(k, n))
+    x = vectors
+    x = as_faiss_input(_pca_whiten(x, min(pca_dim, d, n - 1)))
+    faiss.normalize_L2(x)
+    km = faiss.Kmeans(x.shape[1], k, niter=iterations, seed=seed, min_points_per_centroid=1,
+                      max_points_per_centroid=100_000, verbose=False)
+    km.train(x)
+    return km.index.search(x, 1)[1].ravel().astype(np.int64)
+
+
+def _pca_whiten(x: np.ndarray, dim: int, eps: float = 1e-5) -> np.ndarray:
+    """Project on the top ``dim`` principal axes, each scaled to unit variance (eps keeps rank-deficient
+    data, fewer images than dimensions, finite)."""
+    centred = x.astype(np.float64) - x.mean(axis=0)
+    if dim < 1:
+        return centred
+    values, vectors = np.linalg.eigh(centred.T @ centred / len(x))
+    top = np.argsort(values)[::-1][:dim]
+    return centred @ vectors[:, top] / np.sqrt(np.maximum(values[top], 0) + eps)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from reid.encoders import DEFAULT_ENCODER
 from reid.images import list_images
 
 
@@ -27,7 +28,7 @@ def test_similarity_same_and_different_character(cli, dataset):
     beni = list_images(dataset / "references" / "Beni")
     same, different = cli.json("similarity", aoi[0], aoi[1]), cli.json("similarity", aoi[0], beni[0])
     assert same["score"] > different["score"]
-    assert same["encoder"] == "color_texture" and isinstance(same["same"], bool)
+    assert same["encoder"] == DEFAULT_ENCODER and isinstance(same["same"], bool)
     assert "score" in cli("similarity", aoi[0], aoi[1]).stdout
     assert cli.json("similarity", aoi[0], aoi[0], "--threshold", "0.99")["same"] is True
 
@@ -44,10 +45,10 @@ def test_similarity_bad_inputs(cli, tmp_path, dataset):
 def test_enroll_writes_index_with_label_map_then_reuses_it(cli, data):
     first = cli.json("enroll", data / "enroll.json")
     index = Path(first["index"])
-    assert index == data / "enroll.color_texture.faiss" and not first["reused"]
+    assert index == data / f"enroll.{DEFAULT_ENCODER}.faiss" and not first["reused"]
     assert first["references"] == {"Aoi": 6, "Beni": 6, "Kiiro": 6}
     label_map = json.loads(Path(str(index) + ".json").read_text())
-    assert label_map["labels"].count("Aoi") == 6 and label_map["encoder"] == "color_texture"
+    assert label_map["labels"].count("Aoi") == 6 and label_map["encoder"] == DEFAULT_ENCODER
     assert cli.json("enroll", data / "enroll.json")["reused"]
     # a changed reference file invalidates the cache
     ref = list_images(data / "references" / "Aoi")[0]

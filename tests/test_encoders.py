@@ -6,7 +6,7 @@ import torch
 from conftest import write_plugin
 from reid.device import resolve_device
 from reid.encoders import load_encoder
-from reid.encoders.resnet import MetricNet
+from reid.encoders.networks import MetricNet
 from reid.errors import PluginError, ReidError
 from reid.images import load_image, list_images
 
@@ -29,7 +29,7 @@ def test_color_texture_embeddings_are_normalised_float32_and_batch_independent(d
     one = load_encoder("color_texture", batch_size=1).embed(images)
     many = load_encoder("color_texture", batch_size=5).embed(images)
     assert one.dtype == np.float32 and one.flags.c_contiguous
-    assert one.shape == (len(images), load_encoder().embedding_dim)
+    assert one.shape == (len(images), load_encoder("color_texture").embedding_dim)
     np.testing.assert_allclose(np.linalg.norm(one, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(one, many, atol=1e-5)
     assert load_encoder().embed([]).shape == (0, load_encoder().embedding_dim)

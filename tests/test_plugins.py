@@ -4,7 +4,7 @@ import pytest
 
 from conftest import TOY_ENCODER_PLUGIN, write_plugin
 from reid import plugins
-from reid.encoders import load_encoder
+from reid.encoders import DEFAULT_ENCODER, load_encoder
 from reid.errors import UnknownNameError
 
 
@@ -17,7 +17,9 @@ def test_builtins_register_encoders_detectors_clusterers(cli):
     assert listing["reid.encoders.builtin"]["registers"]["encoders"] == ["color_texture"]
     assert listing["reid.detectors.builtin"]["registers"]["detectors"] == ["whole"]
     assert set(listing["reid.clusterers.builtin"]["registers"]["clusterers"]) == {"hdbscan", "dbscan", "optics", "agglomerative"}
-    assert all(p["ok"] and p["source"] == "builtin" for p in listing.values())
+    assert all(p["ok"] for p in listing.values())
+    shipped = listing["anime_lite0"]  # the default model, a plugin directory under plugins/
+    assert shipped["source"] == "directory" and shipped["registers"] == {"encoders": ["anime_lite0"]}
 
 
 def test_plugin_directory_is_discovered_and_its_encoder_used(cli, tmp_path, dataset):
@@ -47,7 +49,8 @@ def test_load_order_builtins_then_entry_points_then_directories(cli, tmp_path, m
     monkeypatch.setattr(plugins.importlib.metadata, "entry_points", lambda group: eps if group == "reid" else [])
     plugin = write_plugin(tmp_path / "dir_plugin", TOY_ENCODER_PLUGIN)
     listing = cli.json("--plugin-dir", plugin, "plugins")
-    assert [p["source"] for p in listing] == ["builtin"] * 3 + ["entrypoint", "directory"]
+    assert [p["source"] for p in listing] == ["builtin"] * 3 + ["entrypoint", "directory", "directory"]
+    assert [p["name"] for p in listing[-2:]] == ["anime_lite0", "dir_plugin"]  # shipped, then --plugin-dir
     assert listing[3]["registers"] == {"encoders": ["from_ep"]}
 
 
@@ -71,7 +74,10 @@ def test_broken_entry_point_is_reported(cli, monkeypatch):
      {"name": "needs_weights", "architecture": "resnet18_metric", "weights": "weights.pt"}, "weights file not found"),
     ("from pathlib import Path\nimport reid\n@reid.hookimpl\ndef register_encoders(register):\n"
      "    reid.register_encoder_config(register, Path(__file__).with_name('config.json'))\n",
-     {"name": "x", "architecture": "vit_huge", "weights": "plugin.py"}, "unknown architecture 'vit_huge'; valid architectures: resnet18_metric"),
+     {"name": "x", "architecture": "vit_huge", "weights": "plugin.py"}, "unknown architecture 'vit_huge'; valid architectures: classifier_layer, metric, resnet18_metric"),
+    ("from pathlib import Path\nimport reid\n@reid.hookimpl\ndef register_encoders(register):\n"
+     "    reid.register_encoder_config(register, Path(__file__).with_name('config.json'))\n",
+     {"name": "x", "architecture": "metric", "weights": "plugin.py", "fuse": "color_texture"}, '"fuse" must be a list'),
 ])
 def test_broken_plugin_is_reported_with_path_and_cause_and_others_keep_working(cli, tmp_path, dataset, code, config, cause):
     broken = write_plugin(tmp_path / "broken", code, config)
@@ -101,7 +107,7 @@ def test_unknown_encoder_name_lists_the_valid_ones(cli, dataset):
     a, b = sorted((dataset / "references" / "Aoi").iterdir())[:2]
     result = cli("similarity", a, b, "--encoder", "nope", ok=False)
     assert result.exit_code == 1
-    assert result.stderr.strip() == "error: unknown encoder 'nope'; valid encoders: color_texture"
+    assert result.stderr.strip() == "error: unknown encoder 'nope'; valid encoders: anime_lite0, color_texture"
     with pytest.raises(UnknownNameError, match="valid clusterers: agglomerative, dbscan, hdbscan, optics"):
         plugins.registry("clusterers").create("kmeans")
 
@@ -111,4 +117,10 @@ def test_reid_hookimpl_is_reexported():
     from reid.hookspecs import hookimpl
 
     assert reid.hookimpl is hookimpl
+    assert load_encoder().name == DEFAULT_ENCODER == "anime_lite0"
+
+
+def test_default_falls_back_to_the_weights_free_encoder_without_the_shipped_model(monkeypatch, tmp_path):
+    monkeypatch.setattr(plugins, "SHIPPED_PLUGINS", tmp_path / "not_installed")
+    plugins.reset()
     assert load_encoder().name == "color_texture"

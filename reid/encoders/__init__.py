@@ -7,11 +7,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from reid.encoders.base import Encoder
 
-DEFAULT_ENCODER = "color_texture"
+#: the learned model shipped in plugins/anime_lite0 (see its MODEL_CARD.md)
+DEFAULT_ENCODER = "anime_lite0"
+#: built in and weights-free: the default where the shipped plugin directory is absent (a wheel install)
+FALLBACK_ENCODER = "color_texture"
+
+
+def default_encoder_name() -> str:
+    from reid import plugins
+
+    return DEFAULT_ENCODER if DEFAULT_ENCODER in plugins.registry("encoders").names() else FALLBACK_ENCODER
 
 
 def load_encoder(name: str | None = None, **kwargs: Any) -> "Encoder":
     """Create the encoder registered as ``name`` (the default one when None)."""
     from reid import plugins
 
-    return plugins.registry("encoders").create(name or DEFAULT_ENCODER, **kwargs)
+    return plugins.registry("encoders").create(name or default_encoder_name(), **kwargs)

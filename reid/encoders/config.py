@@ -2,7 +2,7 @@
 
 Example config::
 
-    {"name": "anime_resnet18", "architecture": "resnet18_metric", "weights": "weights.pt",
+    {"name": "anime_resnet18", "architecture": "metric", "arch": "resnet18", "weights": "weights.pt",
      "embedding_dim": 500, "input_size": 224, "mean": [0.485, 0.456, 0.406],
      "std": [0.229, 0.224, 0.225], "threshold": 0.6, "description": "..."}
 """
@@ -17,15 +17,23 @@ from reid.errors import PluginError
 from reid.fileio import read_json
 
 
-def _resnet_metric(**kwargs):
-    from reid.encoders.resnet import ResNetMetricEncoder
+def _metric(**kwargs):
+    from reid.encoders.trained import MetricEncoder
 
-    return ResNetMetricEncoder(**kwargs)
+    return MetricEncoder(**kwargs)
 
 
-ARCHITECTURES: dict[str, Callable[..., Any]] = {"resnet18_metric": _resnet_metric}
+def _classifier_layer(**kwargs):
+    from reid.encoders.trained import LayerEncoder
+
+    return LayerEncoder(**kwargs)
+
+
+# "metric": `reid train metric`; "classifier_layer": `reid train finetune` and `deepcluster`.
+ARCHITECTURES: dict[str, Callable[..., Any]] = {"metric": _metric, "resnet18_metric": _metric,
+                                                "classifier_layer": _classifier_layer}
 _ARCH_DEFAULTS = {"resnet18_metric": {"arch": "resnet18"}}
-_PASSED_THROUGH = ("embedding_dim", "input_size", "mean", "std", "threshold")
+_PASSED_THROUGH = ("embedding_dim", "input_size", "mean", "std", "arch", "layer", "num_classes")
 
 
 def read_config(config_path: str | Path) -> dict[str, Any]:
@@ -45,12 +53,40 @@ def read_config(config_path: str | Path) -> dict[str, Any]:
     return {**config, "weights": weights}
 
 
+def _fusion_parts(config: dict[str, Any], config_path: Path) -> list[tuple[str, float]]:
+    """``"fuse": [{"encoder": NAME, "weight": W}, ...]``: other registered encoders concatenated with this one."""
+    fuse = config.get("fuse", [])
+    if not isinstance(fuse, list) or not all(isinstance(p, dict) and isinstance(p.get("encoder"), str) for p in fuse):
+        raise PluginError(f'{config_path}: "fuse" must be a list of {{"encoder": NAME, "weight": NUMBER}}')
+    return [(p["encoder"], float(p.get("weight", 1.0))) for p in fuse]
+
+
+def _create(config: dict[str, Any], params: dict[str, Any], fuse: list[tuple[str, float]], *,
+            threshold: float | None = None, **kwargs: Any):
+    """The configured encoder; ``threshold`` (the user's) overrides the calibrated one in the config."""
+    threshold = threshold if threshold is not None else config.get("threshold")
+    if not fuse:
+        return ARCHITECTURES[config["architecture"]](**params, threshold=threshold, **kwargs)
+    from reid.encoders import load_encoder
+    from reid.encoders.fusion import FusedEncoder
+
+    own = ARCHITECTURES[config["architecture"]](**{**params, "name": f"{config['name']}.network"}, **kwargs)
+    parts = [(own, float(config.get("weight", 1.0)))] + [(load_encoder(name, **kwargs), w) for name, w in fuse]
+    return FusedEncoder(parts, name=config["name"], threshold=threshold, batch_size=kwargs.get("batch_size", 32))
+
+
+def encoder_from_config(config_path: str | Path, **kwargs: Any):
+    """The encoder a config describes, built exactly as ``--plugin-dir`` would (fusion included)."""
+    config = read_config(config_path)
+    params = {key: config[key] for key in _PASSED_THROUGH if key in config}
+    params = {**_ARCH_DEFAULTS.get(config["architecture"], {}), **params, "name": config["name"], "weights": config["weights"]}
+    return _create(config, params, _fusion_parts(config, Path(config_path)), **kwargs)
+
+
 def register_encoder_config(register: Callable, config_path: str | Path) -> None:
     """Register the encoder a plugin directory's config describes; checks the weights file exists."""
     config = read_config(config_path)
     params = {key: config[key] for key in _PASSED_THROUGH if key in config}
-    params.update(_ARCH_DEFAULTS.get(config["architecture"], {}))
-    if "arch" in config:
-        params["arch"] = config["arch"]
-    factory = functools.partial(ARCHITECTURES[config["architecture"]], name=config["name"], weights=config["weights"], **params)
+    params = {**_ARCH_DEFAULTS.get(config["architecture"], {}), **params, "name": config["name"], "weights": config["weights"]}
+    factory = functools.partial(_create, config, params, _fusion_parts(config, Path(config_path)))
     register(config["name"], factory, description=config.get("description", config["architecture"]))

@@ -1,0 +1,144 @@
+"""``reid train metric|finetune|deepcluster``: each writes a plugin directory that ``--plugin-dir`` loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from reid.app.options import DeviceOpt, JsonOpt
+from reid.app.output import console, print_json, progress_bar, report_skipped, table
+from reid.training.run import TrainingResult
+from reid.training.starting_weights import INIT_HELP
+
+app = typer.Typer(no_args_is_help=True, help="Train an encoder; the result is a plugin directory (see plugins/README.md).")
+
+DatasetArg = Annotated[Path, typer.Argument(help="Labelled folder: one sub-folder of images per character.")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", file_okay=False, help="Plugin directory to write (new or empty, unless --resume).")]
+NameOpt = Annotated[Optional[str], typer.Option("--name", help="Encoder name to register. Default: the --out folder's name.")]
+EpochsOpt = Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training images.")]
+TrainBatchOpt = Annotated[int, typer.Option("--batch-size", min=2, help="Images per training step.")]
+LrOpt = Annotated[float, typer.Option("--lr", min=0.0, help="Learning rate of the new layers (pretrained layers get a tenth).")]
+EmbeddingDimHelp = "Width of the linear projection; equal to the trunk's width (1280 for efficientnet_lite0, 512 for resnet18) it starts as the identity."
+InputSizeOpt = Annotated[int, typer.Option("--input-size", min=16, help="Side in pixels the network sees.")]
+InitOpt = Annotated[str, typer.Option("--init", help=f"Starting weights: {INIT_HELP}.")]
+ValFractionOpt = Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9, help="Held out to calibrate the threshold: whole characters when there are 5 or more, else images.")]
+ValDirOpt = Annotated[Optional[Path], typer.Option("--val-dir", help="A separate labelled folder to calibrate the threshold on (instead of --val-fraction).")]
+TrainSeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (initialisation, sampling, augmentation, split).")]
+FuseOpt = Annotated[Optional[list[str]], typer.Option("--fuse", help="Concatenate another encoder's embedding, NAME or NAME:WEIGHT (repeatable), e.g. color_texture; the threshold is calibrated on the fused score.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the interrupted run in --out from its last checkpoint.")]
+
+
+def _report(result: TrainingResult, json_out: bool) -> None:
+    report_skipped(result.failures)
+    if json_out:
+        print_json({"out": str(result.out), "config": result.config, "history": result.history})
+        return
+    last = result.history[-1] if result.history else {}
+    training = result.config.get("training", {})
+    rows = [("plugin directory", result.out), ("encoder", result.config["name"]),
+            ("threshold", f"{result.config['threshold']:.3f} ({training.get('calibrated_on', '')})"),
+            *[(f"calibration {k}", f"{v:.3f}") for k, v in training.get("calibration", {}).items() if k != "threshold"],
+            ("epochs", len(result.history)), ("last loss", f"{last.get('loss', float('nan')):.4f}"),
+            ("log / curve", f"{result.out / 'train_log.jsonl'}, {result.out / 'loss.png'}")]
+    console.print(table(f"trained {result.config['name']}", ["", ""], rows))
+    console.print(f"use it: reid --plugin-dir {result.out} similarity A B --encoder {result.config['name']}")
+
+
+@app.command()
+def metric(
+    dataset_dir: DatasetArg,
+    out: OutOpt,
+    name: NameOpt = None,
+    arch: Annotated[str, typer.Option("--arch", help="Trunk: efficientnet_lite0, resnet18, resnet34, resnet50, resnet101.")] = "resnet18",
+    init: InitOpt = "none",
+    loss: Annotated[str, typer.Option("--loss", help="multi_similarity (with its miner), triplet (semi-hard miner) or arcface.")] = "multi_similarity",
+    embedding_dim: Annotated[int, typer.Option("--embedding-dim", min=2, help=EmbeddingDimHelp)] = 128,
+    per_class: Annotated[int, typer.Option("--per-class", min=2, help="Images of each character in a batch.")] = 4,
+    trunk_lr_scale: Annotated[Optional[float], typer.Option("--trunk-lr-scale", min=0.0, help="Trunk learning rate as a share of --lr; 0 freezes it. Default: 0.1 with pretrained --init, else 1.")] = None,
+    epochs: EpochsOpt = 10,
+    batch_size: TrainBatchOpt = 32,
+    lr: LrOpt = 1e-3,
+    input_size: InputSizeOpt = 128,
+    val_fraction: ValFractionOpt = 0.2,
+    val_dir: ValDirOpt = None,
+    fuse: FuseOpt = None,
+    seed: TrainSeedOpt = 0,
+    resume: ResumeOpt = False,
+    device: DeviceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Metric learning (pytorch-metric-learning): trunk + linear projection, threshold calibrated on held-out data.
+
+    With a validation split, the epoch with the lowest held-out EER is kept (epoch 0: the starting weights)."""
+    from reid.training.metric import train_metric
+
+    with progress_bar() as progress:
+        result = train_metric(dataset_dir, out, name=name, arch=arch, init=init, loss=loss, embedding_dim=embedding_dim,
+                              epochs=epochs, batch_size=batch_size, per_class=per_class, lr=lr, trunk_lr_scale=trunk_lr_scale,
+                              input_size=input_size,
+                              val_fraction=val_fraction, val_dir=val_dir, fuse=fuse or [], seed=seed, resume=resume, device=device,
+                              progress=progress)
+    _report(result, json_out)
+
+
+@app.command()
+def finetune(
+    dataset_dir: DatasetArg,
+    out: OutOpt,
+    arch: Annotated[str, typer.Option("--arch", help="vgg16, resnet18, resnet50 or resnet101.")] = "vgg16",
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Feature layer: conv1..conv5, and fc1/fc2 for vgg16. Default: the last (fc2 / conv5).")] = None,
+    name: NameOpt = None,
+    init: InitOpt = "none",
+    epochs: EpochsOpt = 10,
+    batch_size: TrainBatchOpt = 32,
+    lr: LrOpt = 0.01,
+    input_size: InputSizeOpt = 128,
+    val_fraction: ValFractionOpt = 0.2,
+    val_dir: ValDirOpt = None,
+    fuse: FuseOpt = None,
+    seed: TrainSeedOpt = 0,
+    resume: ResumeOpt = False,
+    device: DeviceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Classification fine-tuning; the encoder reads one inner layer as the feature."""
+    from reid.training.finetune import train_finetune
+
+    with progress_bar() as progress:
+        result = train_finetune(dataset_dir, out, name=name, arch=arch, layer=layer, init=init, epochs=epochs,
+                                batch_size=batch_size, lr=lr, input_size=input_size, val_fraction=val_fraction,
+                                val_dir=val_dir, fuse=fuse or [], seed=seed, resume=resume, device=device, progress=progress)
+    _report(result, json_out)
+
+
+@app.command()
+def deepcluster(
+    dataset_dir: Annotated[Path, typer.Argument(help="Folder of images, searched recursively; labels are not used.")],
+    out: OutOpt,
+    k: Annotated[int, typer.Option("--k", min=2, help="k-means clusters (pseudo-classes) per epoch; more than the characters you expect.")] = 100,
+    init: Annotated[Optional[Path], typer.Option("--init", file_okay=False, help="Plugin directory of a fine-tuned model to start from (ft+dc). Default: random weights.")] = None,
+    arch: Annotated[str, typer.Option("--arch", help="Architecture when there is no --init: vgg16, resnet18, resnet50, resnet101.")] = "resnet18",
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Feature layer the encoder reads. Default: --init's, else the last.")] = None,
+    pca_dim: Annotated[int, typer.Option("--pca-dim", min=0, help="PCA-whitening width before k-means (0: none).")] = 256,
+    name: NameOpt = None,
+    epochs: EpochsOpt = 10,
+    batch_size: TrainBatchOpt = 32,
+    lr: LrOpt = 0.01,
+    input_size: Annotated[Optional[int], typer.Option("--input-size", min=16, help="Side in pixels the network sees. Default: --init's, else 128.")] = None,
+    val_dir: Annotated[Optional[Path], typer.Option("--val-dir", help="Labelled folder to calibrate the threshold on. Default: the last pseudo-labels.")] = None,
+    fuse: FuseOpt = None,
+    seed: TrainSeedOpt = 0,
+    resume: ResumeOpt = False,
+    device: DeviceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Self-supervised DeepCluster: k-means pseudo-labels (faiss) and a fresh classifier head every epoch."""
+    from reid.training.deepcluster import train_deepcluster
+
+    with progress_bar() as progress:
+        result = train_deepcluster(dataset_dir, out, name=name, init=init, arch=arch, layer=layer, k=k, pca_dim=pca_dim,
+                                   epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, val_dir=val_dir,
+                                   fuse=fuse or [], seed=seed, resume=resume, device=device, progress=progress)
+    _report(result, json_out)

@@ -1,0 +1,89 @@
+"""Encoders made of a trained network whose weights a plugin directory ships.
+
+The architecture is built with no weights (nothing is ever downloaded); the state dict comes from the
+plugin's local file, fp16 or fp32.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from reid.encoders.base import TorchEncoder
+from reid.encoders.networks import ClassifierNet, MetricNet
+from reid.errors import PluginError
+
+
+def load_state_dict(weights: Path) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise PluginError(f"{weights}: weights file not found") from None
+    except Exception as exc:
+        raise PluginError(f"{weights}: cannot read weights ({type(exc).__name__}: {exc})") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise PluginError(f"{weights}: expected a state dict, found {type(state).__name__}")
+    return {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
+
+
+def load_into(net: nn.Module, weights: Path, what: str) -> nn.Module:
+    """Load a weights file that must fit ``net`` exactly; a mismatch is one PluginError line."""
+    mismatch = f"{weights}: does not fit {what}"
+    try:
+        result = net.load_state_dict(load_state_dict(weights), strict=False)
+    except RuntimeError as exc:  # shape mismatches raise even when not strict
+        detail = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc))
+        raise PluginError(f"{mismatch} ({detail})") from None
+    if result.missing_keys or result.unexpected_keys:
+        raise PluginError(f"{mismatch} (missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]})")
+    return net
+
+
+class _WeightsFileEncoder(TorchEncoder):
+    def __init__(self, net: nn.Module, *, weights, name: str, input_size: int, mean, std, **kwargs):
+        self.name = name
+        self.input_size = int(input_size)
+        self.mean = tuple(mean) if mean is not None else self.mean
+        self.std = tuple(std) if std is not None else self.std
+        self.weights = Path(weights)
+        super().__init__(net, **kwargs)
+
+    def identity(self):
+        stat = self.weights.stat()
+        return {**super().identity(), "weights": self.weights.name,
+                "weights_size": stat.st_size, "weights_mtime_ns": stat.st_mtime_ns}
+
+
+class MetricEncoder(_WeightsFileEncoder):
+    """Trunk + linear projection, metric-learned (``reid train metric``)."""
+
+    def __init__(self, *, weights: str | Path, name: str = "metric", embedding_dim: int = 128, arch: str = "resnet18",
+                 input_size: int = 224, mean=None, std=None, **kwargs):
+        self.embedding_dim = int(embedding_dim)
+        self.arch = arch
+        net = load_into(MetricNet(self.embedding_dim, arch), Path(weights), f"{arch} with a {embedding_dim}-d projection")
+        super().__init__(net, weights=weights, name=name, input_size=input_size, mean=mean, std=std, **kwargs)
+
+    def identity(self):
+        return {**super().identity(), "arch": self.arch}
+
+
+class LayerEncoder(_WeightsFileEncoder):
+    """A fine-tuned (or DeepCluster-trained) classifier read at one inner layer."""
+
+    def __init__(self, *, weights: str | Path, name: str = "classifier", arch: str = "vgg16", layer: str = "fc2",
+                 num_classes: int = 2, embedding_dim: int = 0, input_size: int = 224, mean=None, std=None, **kwargs):
+        self.arch, self.layer = arch, layer
+        self.embedding_dim = int(embedding_dim)
+        net = load_into(ClassifierNet(arch, int(num_classes)), Path(weights), f"{arch} with {num_classes} classes")
+        super().__init__(net, weights=weights, name=name, input_size=input_size, mean=mean, std=std, **kwargs)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.module.features(batch, self.layer)
+
+    def identity(self):
+        return {**super().identity(), "arch": self.arch, "layer": self.layer}
