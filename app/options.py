@@ -20,3 +20,8 @@ MethodOpt = Annotated[str, typer.Option("--method", help="Clusterer: hdbscan, db
 UmapDimOpt = Annotated[int, typer.Option("--umap-dim", min=0, help="Reduce embeddings with UMAP to this many dimensions before clustering (0: no reduction).")]
 MinClusterSizeOpt = Annotated[int, typer.Option("--min-cluster-size", min=1, help="Smaller clusters become noise.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (UMAP).")]
+DetectorOpt = Annotated[Optional[str], typer.Option("--detector", help="Find faces first: lbp_cascade, whole, or one a plugin registers. Default: each image is one face crop.")]
+CascadeOpt = Annotated[Optional[Path], typer.Option("--cascade", dir_okay=False, help="lbp_cascade's cascade file (e.g. lbpcascade_animeface.xml); also $REID_CASCADE.")]
+MinNeighborsOpt = Annotated[Optional[int], typer.Option("--min-neighbors", min=0, help="lbp_cascade: overlapping hits a face needs (default 5; lower finds more, and more false faces).")]
+MinFaceOpt = Annotated[Optional[int], typer.Option("--min-face", min=1, help="lbp_cascade: smallest face side in pixels (default 24).")]
+MarginOpt = Annotated[Optional[float], typer.Option("--margin", min=0.0, help="Share of a face box added on every side before cropping; cut targets as your reference crops were cut (lbp_cascade default 0).")]

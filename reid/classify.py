@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from reid.detectors.base import Detector
 from reid.embedding import NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.enrollment import UNKNOWN
@@ -38,6 +39,7 @@ class Match:
     runner_up: str | None
     runner_up_score: float | None
     copied_to: str | None = None
+    box: list[int] | None = None  # the face, when a detector cut it from the image
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Classification:
     failures: list[ImageLoadError] = field(default_factory=list)
     threshold: float = 0.0
     mode: str = Mode.any.value
+    no_face: list[Path] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -56,7 +59,8 @@ class Classification:
     def to_json(self) -> dict:
         return {"mode": self.mode, "threshold": self.threshold, "counts": self.counts(),
                 "matches": [asdict(m) for m in self.matches],
-                "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures]}
+                "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
+                "no_face": [str(p) for p in self.no_face]}
 
 
 def rank_characters(index: ReferenceIndex, queries: np.ndarray, mode: Mode) -> list[list[tuple[str, float]]]:
@@ -78,24 +82,31 @@ def rank_characters(index: ReferenceIndex, queries: np.ndarray, mode: Mode) -> l
 
 
 def classify_paths(index: ReferenceIndex, encoder: Encoder, targets: Sequence[Path], *, mode: Mode = Mode.any,
-                   threshold: float | None = None, progress: Progress | None = None) -> Classification:
+                   threshold: float | None = None, detector: Detector | None = None,
+                   progress: Progress | None = None) -> Classification:
+    """One match per image, or per face with a ``detector`` (face-less images are listed in ``no_face``)."""
     threshold = encoder.threshold if threshold is None else float(threshold)
-    embedded = embed_paths(encoder, targets, progress=progress, description="classifying")
+    embedded = embed_paths(encoder, targets, progress=progress, description="classifying", detector=detector)
     matches = []
     if len(embedded.paths):
-        for path, ranked in zip(embedded.paths, rank_characters(index, embedded.vectors, Mode(mode))):
+        for i, ranked in enumerate(rank_characters(index, embedded.vectors, Mode(mode))):
             nearest, score = ranked[0]
             runner_up, runner_up_score = ranked[1] if len(ranked) > 1 else (None, None)
             character = nearest if score >= threshold else UNKNOWN
-            matches.append(Match(str(path), character, score, nearest, runner_up, runner_up_score))
-    return Classification(matches, embedded.failures, threshold, Mode(mode).value)
+            entry = embedded.entry(i)
+            matches.append(Match(entry["path"], character, score, nearest, runner_up, runner_up_score, box=entry.get("box")))
+    return Classification(matches, embedded.failures, threshold, Mode(mode).value, embedded.no_face)
 
 
 def copy_into_folders(result: Classification, result_dir: Path, *, progress: Progress | None = None) -> None:
-    """COPY (never move) each image into ``result_dir/<character>/``; existing files are never overwritten."""
+    """COPY (never move) each image into ``result_dir/<character>/``; existing files are never overwritten.
+    An image with several faces goes into each of its characters' folders once."""
     progress = progress or NoProgress()
     progress.start(len(result.matches), "copying")
+    copied: dict[tuple[str, str], str] = {}
     for match in result.matches:
-        dest = copy_without_overwrite(Path(match.path), result_dir / safe_folder_name(match.character))
-        match.copied_to = str(dest)
+        key = (match.path, match.character)
+        if key not in copied:
+            copied[key] = str(copy_without_overwrite(Path(match.path), result_dir / safe_folder_name(match.character)))
+        match.copied_to = copied[key]
         progress.advance(1)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from reid.clustering import NOISE, Clustering, check_method, cluster_vectors
 from reid.contact_sheet import contact_sheet
+from reid.detectors.base import Box, Detector, load_face
 from reid.embedding import NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
@@ -18,47 +19,72 @@ NOISE_NAME = "noise"
 
 @dataclass
 class FolderClusters:
-    paths: list[Path]
+    paths: list[Path]  # one per face: an image with two faces appears twice
     clustering: Clustering
     failures: list[ImageLoadError] = field(default_factory=list)
+    boxes: list[Box | None] = field(default_factory=list)
+    no_face: list[Path] = field(default_factory=list)
+    margin: float = 0.0
 
-    def groups(self) -> dict[str, list[str]]:
-        """``cluster_00`` (largest) ... then ``noise``, each with its image paths."""
-        out: dict[str, list[str]] = {}
+    def members(self) -> dict[str, list[int]]:
+        """``cluster_00`` (largest) ... then ``noise``, each with its rows."""
+        out: dict[str, list[int]] = {}
         width = max(2, len(str(self.clustering.n_clusters)))
         for c in range(self.clustering.n_clusters):
-            out[f"cluster_{c:0{width}d}"] = [str(p) for p, label in zip(self.paths, self.clustering.labels) if label == c]
-        noise = [str(p) for p, label in zip(self.paths, self.clustering.labels) if label == NOISE]
+            out[f"cluster_{c:0{width}d}"] = [i for i, label in enumerate(self.clustering.labels) if label == c]
+        noise = [i for i, label in enumerate(self.clustering.labels) if label == NOISE]
         if noise:
             out[NOISE_NAME] = noise
         return out
 
+    def entry(self, i: int) -> str | dict:
+        """A file path, or with a detector {"path", "box"}."""
+        box = self.boxes[i] if self.boxes else None
+        return str(self.paths[i]) if box is None else {"path": str(self.paths[i]), "box": box.to_json()}
+
+    def groups(self) -> dict[str, list]:
+        return {name: [self.entry(i) for i in rows] for name, rows in self.members().items()}
+
     def to_json(self) -> dict:
         return {"method": self.clustering.method, "umap_dim": self.clustering.reduced_to,
                 "clusters": self.clustering.n_clusters, "noise": self.clustering.n_noise,
-                "groups": self.groups(), "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures]}
+                "groups": self.groups(), "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
+                "no_face": [str(p) for p in self.no_face]}
 
 
 def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan", umap_dim: int = 32,
-                   min_cluster_size: int = 5, seed: int = 0, progress: Progress | None = None) -> FolderClusters:
+                   min_cluster_size: int = 5, seed: int = 0, detector: Detector | None = None,
+                   progress: Progress | None = None) -> FolderClusters:
     check_method(method)
-    embedded = embed_paths(encoder, require_images(image_dir), progress=progress)
+    embedded = embed_paths(encoder, require_images(image_dir), progress=progress, detector=detector)
+    if not len(embedded.paths):
+        raise ReidError(f"{image_dir}: no face to cluster ({len(embedded.no_face)} images without a face, "
+                        f"{len(embedded.failures)} unreadable)")
     clustering = cluster_vectors(embedded.vectors, method=method, umap_dim=umap_dim,
                                  min_cluster_size=min_cluster_size, seed=seed)
-    return FolderClusters(embedded.paths, clustering, embedded.failures)
+    return FolderClusters(embedded.paths, clustering, embedded.failures, embedded.boxes, embedded.no_face,
+                          detector.margin if detector is not None else 0.0)
 
 
 def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progress | None = None) -> None:
-    """``result_dir/<group>/`` copies, ``result_dir/<group>.png`` contact sheets, ``clusters.json``."""
+    """``result_dir/<group>/`` copies (face crops, with a detector), ``result_dir/<group>.png`` contact
+    sheets, ``clusters.json``."""
     result_dir = Path(result_dir)
     if result_dir.exists() and (not result_dir.is_dir() or any(result_dir.iterdir())):
         raise ReidError(f"{result_dir}: result folder exists and is not empty; choose a new folder (nothing was written)")
-    groups = found.groups()
     progress = progress or NoProgress()
     progress.start(len(found.paths), "writing clusters")
-    for name, members in groups.items():
-        for path in members:
-            copy_without_overwrite(Path(path), result_dir / name)
+    boxes = found.boxes or [None] * len(found.paths)
+    for name, rows in found.members().items():
+        for i in rows:
+            if boxes[i] is None:
+                copy_without_overwrite(found.paths[i], result_dir / name)
+            else:
+                face = load_face(found.paths[i], boxes[i], found.margin)
+                # the row number keeps names unique, and the folder was empty: nothing can be overwritten
+                save_image_atomic(face, result_dir / name / f"{found.paths[i].stem}_face{i}.png")
             progress.advance(1)
-        save_image_atomic(contact_sheet([Path(p) for p in members], name), result_dir / f"{name}.png")
+        sheet = contact_sheet([(found.paths[i], boxes[i]) for i in rows], name,
+                              load=lambda item: load_face(item[0], item[1], found.margin))
+        save_image_atomic(sheet, result_dir / f"{name}.png")
     write_json_atomic(result_dir / "clusters.json", found.to_json())

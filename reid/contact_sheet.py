@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from PIL import Image, ImageDraw
 
@@ -11,8 +10,9 @@ from reid.errors import ImageLoadError
 from reid.images import load_image
 
 
-def contact_sheet(paths: Sequence[Path], title: str, *, thumb: int = 96, columns: int = 8,
-                  max_images: int = 64) -> Image.Image:
+def contact_sheet(paths: Sequence[Any], title: str, *, thumb: int = 96, columns: int = 8,
+                  max_images: int = 64, load: Callable[[Any], Image.Image] = load_image) -> Image.Image:
+    """``paths`` are image files, or anything ``load`` turns into an image (a face cut from a file)."""
     shown = list(paths)[:max_images]
     columns = max(1, min(columns, len(shown)))
     rows = max(1, -(-len(shown) // columns))
@@ -24,7 +24,7 @@ def contact_sheet(paths: Sequence[Path], title: str, *, thumb: int = 96, columns
     for i, path in enumerate(shown):
         x, y = (i % columns) * thumb, header + (i // columns) * thumb
         try:
-            image = load_image(path)
+            image = load(path)
         except ImageLoadError:
             draw.rectangle([x + 2, y + 2, x + thumb - 3, y + thumb - 3], outline="red")
             continue

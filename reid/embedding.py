@@ -8,6 +8,7 @@ from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 
+from reid.detectors.base import Box, Detector, crop
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError
 from reid.images import load_image
@@ -37,20 +38,32 @@ class NoProgress:
 
 @dataclass
 class Embedded:
+    """One row per face: an image with two faces appears twice in ``paths`` (``boxes`` tells them apart)."""
+
     paths: list[Path]
     vectors: np.ndarray
     failures: list[ImageLoadError] = field(default_factory=list)
+    boxes: list[Box | None] = field(default_factory=list)  # None: the whole image, no detector
+    no_face: list[Path] = field(default_factory=list)  # images the detector found no face in
+
+    def entry(self, i: int) -> dict:
+        """How an output names row ``i``: its file, and the face's box when a detector cut it."""
+        box = self.boxes[i] if self.boxes else None
+        return {"path": str(self.paths[i])} if box is None else {"path": str(self.paths[i]), "box": box.to_json()}
 
 
 def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress | None = None,
-                description: str = "embedding") -> Embedded:
-    """Embed every readable image in ``paths``; unreadable ones go to ``failures`` in order."""
+                description: str = "embedding", detector: Detector | None = None) -> Embedded:
+    """Embed every readable image in ``paths`` (every face in it, with a ``detector``); unreadable ones go
+    to ``failures`` and face-less ones to ``no_face``, in order."""
     progress = progress or NoProgress()
     progress.start(len(paths), description)
     ok: list[Path] = []
+    boxes: list[Box | None] = []
     failures: list[ImageLoadError] = []
+    no_face: list[Path] = []
 
-    def readable() -> Iterator:
+    def faces() -> Iterator:
         for path in paths:
             try:
                 image = load_image(path)
@@ -58,8 +71,14 @@ def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress |
                 failures.append(exc)
                 progress.advance(1)
                 continue
-            ok.append(Path(path))
-            yield image
+            found = [None] if detector is None else detector.detect(image)
+            if not found:
+                no_face.append(Path(path))
+            for box in found:
+                ok.append(Path(path))
+                boxes.append(box)
+                yield image if box is None else crop(image, box, detector.margin)
+            progress.advance(1)
 
-    vectors = encoder.embed(readable(), progress=progress.advance)
-    return Embedded(ok, vectors, failures)
+    vectors = encoder.embed(faces())
+    return Embedded(ok, vectors, failures, boxes, no_face)

@@ -6,9 +6,11 @@ from typing import Annotated
 import typer
 
 from reid.app.commands.enroll import IndexOpt, IvfOpt
-from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt, ModeOpt, ResultDirOpt, ThresholdOpt
-from reid.app.output import console, print_json, progress_bar, report_skipped, table
+from reid.app.options import (BatchSizeOpt, CascadeOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt, MinFaceOpt,
+                              MinNeighborsOpt, ModeOpt, ResultDirOpt, ThresholdOpt)
+from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table
 from reid.classify import Mode, classify_paths, copy_into_folders
+from reid.detectors import optional_detector
 from reid.encoders import load_encoder
 from reid.enrollment import enroll
 from reid.images import require_images
@@ -26,26 +28,39 @@ def classify(
     threshold: ThresholdOpt = None,
     index: IndexOpt = None,
     ivf: IvfOpt = 0,
+    detector: DetectorOpt = None,
+    cascade: CascadeOpt = None,
+    min_neighbors: MinNeighborsOpt = None,
+    min_face: MinFaceOpt = None,
+    margin: MarginOpt = None,
     encoder: EncoderOpt = None,
     device: DeviceOpt = None,
     batch_size: BatchSizeOpt = 32,
     json_out: JsonOpt = False,
 ) -> None:
-    """Say which enrolled character each target image shows ("unknown" under the threshold)."""
+    """Say which enrolled character each target image shows ("unknown" under the threshold).
+
+    With --detector, each face of an illustration is classified; references stay face crops."""
     targets = require_images(target_dir)
+    found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
+                              margin=margin)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
         enrolled = enroll(enrollment, model, index_path=index, ivf_lists=ivf, progress=progress)
-        result = classify_paths(enrolled.index, model, targets, mode=mode, threshold=threshold, progress=progress)
+        result = classify_paths(enrolled.index, model, targets, mode=mode, threshold=threshold,
+                                detector=found, progress=progress)
         if result_dir is not None:
             copy_into_folders(result, result_dir, progress=progress)
     report_skipped(enrolled.failures + result.failures)
+    report_no_face(result.no_face, detector)
     if json_out:
         print_json({**result.to_json(), "index": str(enrolled.index_path), "index_reused": enrolled.reused})
         return
-    rows = [(Path(m.path).name, m.character, _score(m.score), m.runner_up or "", _score(m.runner_up_score)) for m in result.matches]
+    rows = [(Path(m.path).name + (f" {m.box}" if m.box else ""), m.character, _score(m.score), m.runner_up or "", _score(m.runner_up_score)) for m in result.matches]
     console.print(table(f"{result.mode} mode, threshold {result.threshold:.2f}", ["image", "character", "score", "runner-up", "score"], rows))
     summary = list(result.counts().items()) + [("(skipped: unreadable)", len(result.failures))]
+    if found is not None:
+        summary.append(("(no face found)", len(result.no_face)))
     console.print(table("summary", ["character", "images"], summary))
     if result_dir is not None:
         console.print(f"copied {len(result.matches)} images into {result_dir}/<character>/ (originals untouched)")

@@ -5,9 +5,11 @@ from typing import Annotated
 
 import typer
 
-from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt, MethodOpt, MinClusterSizeOpt, ResultDirOpt, SeedOpt, UmapDimOpt
-from reid.app.output import console, print_json, progress_bar, report_skipped, table
+from reid.app.options import (BatchSizeOpt, CascadeOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MethodOpt, MinClusterSizeOpt,
+                              MarginOpt, MinFaceOpt, MinNeighborsOpt, ResultDirOpt, SeedOpt, UmapDimOpt)
+from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table
 from reid.cluster_output import cluster_folder, write_clusters
+from reid.detectors import optional_detector
 from reid.encoders import load_encoder
 
 
@@ -18,24 +20,32 @@ def cluster(
     min_cluster_size: MinClusterSizeOpt = 5,
     result_dir: ResultDirOpt = None,
     seed: SeedOpt = 0,
+    detector: DetectorOpt = None,
+    cascade: CascadeOpt = None,
+    min_neighbors: MinNeighborsOpt = None,
+    min_face: MinFaceOpt = None,
+    margin: MarginOpt = None,
     encoder: EncoderOpt = None,
     device: DeviceOpt = None,
     batch_size: BatchSizeOpt = 32,
     json_out: JsonOpt = False,
 ) -> None:
     """Find the characters in a folder: clusters with their sizes, noise, copies and contact sheets."""
+    faces = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
+                              margin=margin)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
-        found = cluster_folder(image_dir, model, method=method, umap_dim=umap_dim,
-                               min_cluster_size=min_cluster_size, seed=seed, progress=progress)
+        found = cluster_folder(image_dir, model, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size,
+                               seed=seed, detector=faces, progress=progress)
         if result_dir is not None:
             write_clusters(found, result_dir, progress=progress)
     report_skipped(found.failures)
+    report_no_face(found.no_face, detector)
     if json_out:
         print_json(found.to_json())
         return
-    rows = [(name, len(members), ", ".join(Path(p).name for p in members[:4]) + (" ..." if len(members) > 4 else ""))
-            for name, members in found.groups().items()]
+    rows = [(name, len(rows), ", ".join(found.paths[i].name for i in rows[:4]) + (" ..." if len(rows) > 4 else ""))
+            for name, rows in found.members().items()]
     title = f"{found.clustering.n_clusters} clusters, {found.clustering.n_noise} noise, {len(found.failures)} skipped"
     console.print(table(title, ["cluster", "images", "examples"], rows))
     if result_dir is not None:

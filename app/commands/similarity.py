@@ -5,8 +5,9 @@ from typing import Annotated
 
 import typer
 
-from reid.app.options import DeviceOpt, EncoderOpt, JsonOpt, ThresholdOpt
+from reid.app.options import CascadeOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt, MinFaceOpt, MinNeighborsOpt, ThresholdOpt
 from reid.app.output import console, print_json
+from reid.detectors import optional_detector
 from reid.encoders import load_encoder
 from reid.similarity import compare
 
@@ -16,11 +17,18 @@ def similarity(
     image_b: Annotated[Path, typer.Argument(help="Second image.")],
     encoder: EncoderOpt = None,
     threshold: ThresholdOpt = None,
+    detector: DetectorOpt = None,
+    cascade: CascadeOpt = None,
+    min_neighbors: MinNeighborsOpt = None,
+    min_face: MinFaceOpt = None,
+    margin: MarginOpt = None,
     device: DeviceOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Score two images and say whether they show the same character."""
-    result = compare(load_encoder(encoder, device=device), image_a, image_b, threshold=threshold)
+    """Score two images and say whether they show the same character (with --detector: their best pair of faces)."""
+    found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
+                              margin=margin)
+    result = compare(load_encoder(encoder, device=device), image_a, image_b, threshold=threshold, detector=found)
     if json_out:
         print_json(result)
         return

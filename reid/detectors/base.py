@@ -16,9 +16,20 @@ class Box:
     bottom: int
     score: float = 1.0
 
+    def with_margin(self, margin: float, width: int, height: int) -> "Box":
+        """Grown by ``margin`` of its size on every side (hair and chin count), clipped to the image."""
+        dx, dy = round((self.right - self.left) * margin), round((self.bottom - self.top) * margin)
+        return Box(max(0, self.left - dx), max(0, self.top - dy), min(width, self.right + dx),
+                   min(height, self.bottom + dy), self.score)
+
+    def to_json(self) -> list[int]:
+        return [self.left, self.top, self.right, self.bottom]
+
 
 class Detector(abc.ABC):
     name: str = "detector"
+    #: share of a box's size added on every side before cropping
+    margin: float = 0.0
 
     @abc.abstractmethod
     def detect(self, image: Image.Image) -> list[Box]:
@@ -32,3 +43,15 @@ class WholeImageDetector(Detector):
 
     def detect(self, image: Image.Image) -> list[Box]:
         return [Box(0, 0, image.width, image.height)]
+
+
+def crop(image: Image.Image, box: Box, margin: float) -> Image.Image:
+    return image.crop(box.with_margin(margin, image.width, image.height).to_json())
+
+
+def load_face(path, box: Box | None, margin: float) -> Image.Image:
+    """The image at ``path``, cut to ``box`` (grown by ``margin``) when there is one."""
+    from reid.images import load_image
+
+    image = load_image(path)
+    return image if box is None else crop(image, box, margin)

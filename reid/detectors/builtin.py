@@ -4,6 +4,14 @@ from reid.detectors.base import WholeImageDetector
 from reid.hookspecs import hookimpl
 
 
+def _lbp_cascade(**kwargs):
+    from reid.detectors.cascade import LbpCascadeDetector
+
+    return LbpCascadeDetector(**kwargs)
+
+
 @hookimpl
 def register_detectors(register):
     register("whole", WholeImageDetector, description="the whole image is the face (folders of face crops)")
+    register("lbp_cascade", _lbp_cascade,
+             description="OpenCV LBP cascade for anime faces; the cascade file comes from --cascade or $REID_CASCADE")

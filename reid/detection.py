@@ -1,0 +1,62 @@
+"""``reid detect``: find the faces in a folder of illustrations, save the crops and a JSON of boxes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reid.detectors.base import Box, Detector, crop
+from reid.embedding import NoProgress, Progress
+from reid.errors import ImageLoadError, ReidError
+from reid.fileio import save_image_atomic, write_json_atomic
+from reid.images import load_image, require_images
+
+
+@dataclass
+class Detections:
+    detector: str
+    margin: float
+    faces: dict[Path, list[Box]] = field(default_factory=dict)  # every readable image, face-less ones too
+    failures: list[ImageLoadError] = field(default_factory=list)
+
+    @property
+    def no_face(self) -> list[Path]:
+        return [path for path, boxes in self.faces.items() if not boxes]
+
+    def rate(self) -> float:
+        """Share of readable images with at least one face."""
+        return 1 - len(self.no_face) / len(self.faces) if self.faces else 0.0
+
+    def to_json(self) -> dict:
+        return {"detector": self.detector, "margin": self.margin, "images": len(self.faces),
+                "with_face": len(self.faces) - len(self.no_face), "faces": sum(map(len, self.faces.values())),
+                "detection_rate": self.rate(),
+                "boxes": {str(p): [b.to_json() for b in boxes] for p, boxes in self.faces.items()},
+                "no_face": [str(p) for p in self.no_face],
+                "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures]}
+
+
+def detect_folder(image_dir: Path, detector: Detector, *, out: Path | None = None,
+                  progress: Progress | None = None) -> Detections:
+    """Detect faces in every image; with ``out`` (new or empty) also write ``<stem>_face<k>.png`` crops
+    (grown by the detector's margin) and ``detections.json``."""
+    paths = require_images(image_dir, recursive=True)
+    if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ReidError(f"{out}: output folder exists and is not empty; choose a new folder (nothing was written)")
+    progress = progress or NoProgress()
+    progress.start(len(paths), f"detecting faces ({detector.name})")
+    result = Detections(detector.name, detector.margin)
+    for n, path in enumerate(paths):
+        try:
+            image = load_image(path)
+        except ImageLoadError as exc:
+            result.failures.append(exc)
+        else:
+            result.faces[path] = detector.detect(image)
+            for k, box in enumerate(result.faces[path] if out is not None else []):
+                # the image's position keeps names unique when two folders hold the same file name
+                save_image_atomic(crop(image, box, detector.margin), out / f"{n:05d}_{path.stem}_face{k}.png")
+        progress.advance(1)
+    if out is not None:
+        write_json_atomic(out / "detections.json", result.to_json())
+    return result

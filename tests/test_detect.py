@@ -1,0 +1,150 @@
+"""Detectors and the whole-illustration pipeline on generated multi-face pictures: drawn characters
+pasted side by side on a white page, found by a tiny test detector (white gaps separate faces)."""
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import write_plugin
+from reid.detectors.base import Box
+from reid.synthetic import CHARACTERS, draw_character
+
+GAP_DETECTOR_PLUGIN = '''
+import numpy as np
+import reid
+from reid.detectors.base import Box, Detector
+
+
+class Gaps(Detector):
+    """Faces are the non-white blocks between all-white columns."""
+
+    name = "gaps"
+
+    def detect(self, image):
+        ink = (np.asarray(image.convert("RGB")) < 250).any(axis=2)
+        columns = ink.any(axis=0)
+        boxes, start = [], None
+        for x, on in enumerate(list(columns) + [False]):
+            if on and start is None:
+                start = x
+            elif not on and start is not None:
+                rows = np.flatnonzero(ink[:, start:x].any(axis=1))
+                boxes.append(Box(start, int(rows[0]), x, int(rows[-1]) + 1))
+                start = None
+        return boxes
+
+
+@reid.hookimpl
+def register_detectors(register):
+    register("gaps", Gaps, description="blocks between white columns (tests)")
+'''
+CASCADE = os.environ.get("REID_CASCADE") or str(Path(__file__).resolve().parents[2] / "shared/data/lbpcascade_animeface.xml")
+BY_NAME = {c.name: c for c in CHARACTERS}
+
+
+def page(path: Path, names: list[str], seed: int) -> Path:
+    """A white page with one drawn face per name, 16 px apart."""
+    rng = random.Random(seed)
+    canvas = Image.new("RGB", (16 + 80 * len(names), 96), "white")
+    for i, name in enumerate(names):
+        canvas.paste(draw_character(BY_NAME[name], rng, 64), (16 + 80 * i, 16))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+    return path
+
+
+@pytest.fixture
+def pages(tmp_path):
+    """pages/: two two-face pages, two one-face pages, one empty page; plus the gap detector plugin."""
+    folder = tmp_path / "pages"
+    page(folder / "aoi_beni.png", ["Aoi", "Beni"], 10)
+    page(folder / "beni_kiiro.png", ["Beni", "Kiiro"], 11)
+    page(folder / "aoi.png", ["Aoi"], 12)
+    page(folder / "kiiro.png", ["Kiiro"], 13)
+    page(folder / "empty.png", [], 14)
+    return folder, write_plugin(tmp_path / "gaps_plugin", GAP_DETECTOR_PLUGIN)
+
+
+def test_box_margin_grows_the_box_and_stays_inside_the_image():
+    assert Box(10, 10, 30, 50).with_margin(0.25, 100, 100) == Box(5, 0, 35, 60)
+    assert Box(0, 0, 40, 40).with_margin(0.5, 50, 50) == Box(0, 0, 50, 50)
+
+
+def test_classify_gives_one_entry_per_face_and_reports_faceless_images(cli, data, pages, tmp_path):
+    folder, plugin = pages
+    result = cli("--plugin-dir", plugin, "classify", "--enroll", data / "enroll.json", "--target-dir", folder,
+                 "--detector", "gaps", "--result-dir", tmp_path / "sorted", "--json")
+    out = json.loads(result.stdout)
+    by_image = {}
+    for match in out["matches"]:
+        by_image.setdefault(Path(match["path"]).name, []).append(match)
+    assert {name: len(m) for name, m in by_image.items()} == {"aoi_beni.png": 2, "beni_kiiro.png": 2, "aoi.png": 1, "kiiro.png": 1}
+    assert all(len(m["box"]) == 4 for m in out["matches"])
+    assert [match["character"] for match in by_image["aoi_beni.png"]] == ["Aoi", "Beni"]  # left to right
+    assert out["no_face"] == [str(folder / "empty.png")]
+    assert "no face found in" in result.stderr and "empty.png" in result.stderr
+    # a page with two characters is copied into both folders, once each; the originals stay
+    assert (tmp_path / "sorted" / "Aoi" / "aoi_beni.png").is_file() and (tmp_path / "sorted" / "Beni" / "aoi_beni.png").is_file()
+    assert (folder / "aoi_beni.png").is_file()
+
+
+def test_similarity_with_a_detector_compares_the_best_pair_of_faces(cli, pages):
+    folder, plugin = pages
+    result = cli.json("--plugin-dir", plugin, "similarity", folder / "beni_kiiro.png", folder / "kiiro.png", "--detector", "gaps")
+    assert (result["faces_a"], result["faces_b"]) == (2, 1)
+    assert result["box_a"][0] > 80  # the right-hand face, Kiiro, matched the single Kiiro
+    empty = cli("--plugin-dir", plugin, "similarity", folder / "empty.png", folder / "kiiro.png", "--detector", "gaps", ok=False)
+    assert empty.exit_code == 1 and "empty.png: gaps found no face" in empty.stderr
+
+
+def test_cluster_with_a_detector_writes_face_crops(cli, pages, tmp_path):
+    folder, plugin = pages
+    out = cli.json("--plugin-dir", plugin, "cluster", folder, "--detector", "gaps", "--min-cluster-size", "2",
+                   "--umap-dim", "0", "--method", "agglomerative", "--result-dir", tmp_path / "clusters")
+    entries = [e for members in out["groups"].values() for e in members]
+    assert len(entries) == 6 and all(set(e) == {"path", "box"} for e in entries)
+    crops = sorted((tmp_path / "clusters").rglob("*_face*.png"))
+    assert len(crops) == 6 and all(Image.open(c).size[0] < 96 for c in crops)  # faces, not whole pages
+    assert out["no_face"] == [str(folder / "empty.png")]
+
+
+def test_detect_writes_crops_and_boxes(cli, pages, tmp_path):
+    folder, plugin = pages
+    out = cli.json("--plugin-dir", plugin, "detect", folder, "--detector", "gaps", "--out", tmp_path / "faces")
+    assert (out["images"], out["with_face"], out["faces"]) == (5, 4, 6) and out["detection_rate"] == 0.8
+    written = json.loads((tmp_path / "faces" / "detections.json").read_text())
+    assert written["boxes"][str(folder / "aoi_beni.png")] == [[16, 16, 80, 80], [96, 16, 160, 80]]
+    assert len(list((tmp_path / "faces").glob("*_face*.png"))) == 6
+    again = cli("--plugin-dir", plugin, "detect", folder, "--detector", "gaps", "--out", tmp_path / "faces", ok=False)
+    assert again.exit_code == 1 and "not empty" in again.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--detector", "lbp_cascade", "--cascade", "missing.xml"], "missing.xml: cascade file not found"),
+    (["--cascade", "x.xml"], "--cascade needs --detector"),
+    (["--detector", "whole", "--min-neighbors", "2"], "detector 'whole' takes no --min-neighbors"),
+    (["--detector", "faces3000"], "unknown detector 'faces3000'; valid detectors: lbp_cascade, whole"),
+])
+def test_bad_detector_options_fail_with_one_line(cli, dataset, args, message, monkeypatch):
+    monkeypatch.delenv("REID_CASCADE", raising=False)
+    a = dataset / "targets"
+    result = cli("cluster", a, *args, ok=False)
+    assert result.exit_code == 1 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_file_that_is_not_a_cascade_is_refused(cli, dataset, tmp_path):
+    bogus = tmp_path / "bogus.xml"
+    bogus.write_text("<opencv_storage></opencv_storage>")
+    result = cli("detect", dataset / "targets", "--cascade", bogus, ok=False)
+    assert result.exit_code == 1 and "not an OpenCV cascade file" in result.stderr
+
+
+@pytest.mark.skipif(not Path(CASCADE).is_file(), reason="no cascade file: set REID_CASCADE to lbpcascade_animeface.xml")
+def test_lbp_cascade_runs_on_generated_pages(cli, pages):
+    folder, _ = pages
+    out = cli.json("detect", folder, "--cascade", CASCADE, "--min-neighbors", "1")
+    assert out["images"] == 5 and out["no_face"]  # drawn circles are not anime faces to it; the empty page never is
