@@ -53,15 +53,15 @@ class FolderClusters:
 
 
 def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan", umap_dim: int = 32,
-                   min_cluster_size: int = 5, seed: int = 0, detector: Detector | None = None,
-                   progress: Progress | None = None) -> FolderClusters:
+                   min_cluster_size: int = 5, seed: int = 0, merge_threshold: float | None = None,
+                   detector: Detector | None = None, progress: Progress | None = None) -> FolderClusters:
     check_method(method)
     embedded = embed_paths(encoder, require_images(image_dir), progress=progress, detector=detector)
     if not len(embedded.paths):
         raise ReidError(f"{image_dir}: no face to cluster ({len(embedded.no_face)} images without a face, "
                         f"{len(embedded.failures)} unreadable)")
     clustering = cluster_vectors(embedded.vectors, method=method, umap_dim=umap_dim,
-                                 min_cluster_size=min_cluster_size, seed=seed)
+                                 min_cluster_size=min_cluster_size, seed=seed, merge_threshold=merge_threshold)
     return FolderClusters(embedded.paths, clustering, embedded.failures, embedded.boxes, embedded.no_face,
                           detector.margin if detector is not None else 0.0)
 

@@ -52,16 +52,38 @@ def relabel_by_size(labels: np.ndarray, min_cluster_size: int) -> np.ndarray:
     return out
 
 
+def merge_close_clusters(vectors: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+    """Seed 001's post-processing: while two clusters' mean embeddings have a cosine of ``threshold`` or
+    more, merge the closest pair (characters split by pose or artist come back together)."""
+    labels = np.asarray(labels).copy()
+    while True:
+        ids = [c for c in np.unique(labels) if c != NOISE]
+        if len(ids) < 2:
+            return labels
+        centroids = np.stack([vectors[labels == c].mean(axis=0) for c in ids])
+        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+        scores = centroids @ centroids.T
+        np.fill_diagonal(scores, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        if scores[i, j] < threshold:
+            return labels
+        labels[labels == ids[j]] = ids[i]
+
+
 def check_method(method: str) -> None:
     """Fail on an unknown clusterer name before any slow work (the error lists the valid names)."""
     plugins.registry("clusterers").entry(method)
 
 
 def cluster_vectors(vectors: np.ndarray, *, method: str = "hdbscan", umap_dim: int = 32,
-                    min_cluster_size: int = 5, seed: int = 0) -> Clustering:
+                    min_cluster_size: int = 5, seed: int = 0, merge_threshold: float | None = None) -> Clustering:
+    """Cluster (after UMAP), merge clusters whose centroids in the original embedding space are at least
+    ``merge_threshold`` alike, then turn clusters under ``min_cluster_size`` into noise."""
     clusterer = plugins.registry("clusterers").create(method, min_cluster_size=min_cluster_size)
     if len(vectors) < 2:
         return Clustering(np.full(len(vectors), NOISE, dtype=int), method, 0)
     reduced = reduce_umap(vectors, umap_dim, seed=seed)
     labels = clusterer.fit(reduced if reduced is not None else vectors).labels_
+    if merge_threshold is not None:
+        labels = merge_close_clusters(vectors, labels, merge_threshold)
     return Clustering(relabel_by_size(labels, min_cluster_size), method, umap_dim if reduced is not None else 0)

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from reid.app.options import (BatchSizeOpt, CascadeOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MethodOpt, MinClusterSizeOpt,
-                              MarginOpt, MinFaceOpt, MinNeighborsOpt, ResultDirOpt, SeedOpt, UmapDimOpt)
+                              MarginOpt, MergeOpt, MinFaceOpt, MinNeighborsOpt, ResultDirOpt, SeedOpt, UmapDimOpt)
 from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table
 from reid.cluster_output import cluster_folder, write_clusters
 from reid.detectors import optional_detector
@@ -18,6 +18,7 @@ def cluster(
     method: MethodOpt = "hdbscan",
     umap_dim: UmapDimOpt = 32,
     min_cluster_size: MinClusterSizeOpt = 5,
+    merge_threshold: MergeOpt = None,
     result_dir: ResultDirOpt = None,
     seed: SeedOpt = 0,
     detector: DetectorOpt = None,
@@ -36,7 +37,7 @@ def cluster(
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
         found = cluster_folder(image_dir, model, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size,
-                               seed=seed, detector=faces, progress=progress)
+                               seed=seed, merge_threshold=merge_threshold, detector=faces, progress=progress)
         if result_dir is not None:
             write_clusters(found, result_dir, progress=progress)
     report_skipped(found.failures)

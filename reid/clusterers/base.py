@@ -34,11 +34,30 @@ class HDBSCANClusterer(Clusterer):
         return hdbscan.HDBSCAN(min_cluster_size=size, **self.params).fit_predict(X)
 
 
+def k_distance_eps(X: np.ndarray, k: int) -> float:
+    """DBSCAN's eps from the k-distance curve (seed 000): sort every point's distance to its k-th neighbour
+    and take the knee, the point farthest below the chord from the smallest to the largest distance."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = max(1, min(k, len(X) - 1))
+    distances = np.sort(NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)[0][:, k])
+    if len(distances) < 3 or distances[-1] <= distances[0]:
+        return float(distances[-1]) or 0.5
+    x = np.linspace(0.0, 1.0, len(distances))
+    y = (distances - distances[0]) / (distances[-1] - distances[0])
+    return float(distances[int(np.argmax(x - y))])
+
+
 class DBSCANClusterer(Clusterer):
+    """``eps="auto"`` (the default) reads it off the k-distance curve with k = min_samples; ``eps_`` records it."""
+
     def _fit_predict(self, X):
         from sklearn.cluster import DBSCAN
 
-        params = {"eps": 0.5, "min_samples": self.min_cluster_size, **self.params}
+        params = {"eps": "auto", "min_samples": self.min_cluster_size, **self.params}
+        if params["eps"] == "auto":
+            params["eps"] = k_distance_eps(X, params["min_samples"])
+        self.eps_ = float(params["eps"])
         return DBSCAN(**params).fit_predict(X)
 
 

@@ -1,0 +1,43 @@
+"""Cluster post-processing (centroid merging, minimum size) and DBSCAN's automatic eps."""
+
+import numpy as np
+
+from reid.clusterers.base import DBSCANClusterer, k_distance_eps
+from reid.clustering import NOISE, merge_close_clusters, relabel_by_size
+
+
+def blobs(centres, n=12, spread=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    points = np.vstack([np.asarray(c) + rng.normal(scale=spread, size=(n, len(c))) for c in centres])
+    return points, np.repeat(np.arange(len(centres)), n)
+
+
+def test_dbscan_reads_eps_off_the_k_distance_curve():
+    X, truth = blobs([(0, 0), (3, 0), (0, 3)])
+    eps = k_distance_eps(X, 4)
+    assert 0.02 < eps < 1.0  # above the spread of a blob, far below the distance between blobs
+    clusterer = DBSCANClusterer(min_cluster_size=4).fit(X)
+    assert clusterer.eps_ == eps and len(set(clusterer.labels_) - {NOISE}) == 3
+    for c in range(3):  # each blob is one cluster
+        assert len(set(clusterer.labels_[truth == c]) - {NOISE}) == 1
+
+
+def test_close_clusters_merge_and_far_ones_stay_apart():
+    X, truth = blobs([(1, 0.05), (1, -0.05), (0, 1)], n=5)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    merged = merge_close_clusters(X, truth, threshold=0.9)
+    assert merged[0] == merged[5] != merged[10]  # the two blobs along x are one character
+    assert len(set(merge_close_clusters(X, truth, threshold=1.01))) == 3  # nothing is that alike
+
+
+def test_merging_happens_before_small_clusters_are_dropped():
+    X, truth = blobs([(1, 0.03), (1, -0.03), (0, 1)], n=4, spread=0.01)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    assert set(relabel_by_size(truth, 5)) == {NOISE}  # three clusters of 4, all under the minimum size
+    merged = relabel_by_size(merge_close_clusters(X, truth, 0.9), 5)
+    assert (merged[:8] == 0).all() and (merged[8:] == NOISE).all()  # the merged pair (8) survives
+
+
+def test_cluster_command_takes_merge_threshold_and_min_csize(cli, dataset):
+    out = cli.json("cluster", dataset / "targets", "--method", "dbscan", "--merge-threshold", "-1", "--min-csize", "2")
+    assert out["clusters"] == 1  # a threshold of -1 merges everything
