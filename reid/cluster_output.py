@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reid.clustering import NOISE, Clustering, check_method, cluster_vectors
-from reid.contact_sheet import contact_sheet
+from reid.contact_sheet import contact_sheet, overview
 from reid.detectors.base import Box, Detector, load_face
 from reid.embedding import NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
@@ -15,6 +15,8 @@ from reid.fileio import copy_without_overwrite, save_image_atomic, write_json_at
 from reid.images import require_images
 
 NOISE_NAME = "noise"
+OVERVIEW = "overview.png"  # every cluster's first faces, one row each
+OVERVIEW_PER_CLUSTER = 8
 
 
 @dataclass
@@ -68,13 +70,18 @@ def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan"
 
 def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progress | None = None) -> None:
     """``result_dir/<group>/`` copies (face crops, with a detector), ``result_dir/<group>.png`` contact
-    sheets, ``clusters.json``."""
+    sheets, ``overview.png`` and ``clusters.json``."""
     result_dir = Path(result_dir)
     if result_dir.exists() and (not result_dir.is_dir() or any(result_dir.iterdir())):
         raise ReidError(f"{result_dir}: result folder exists and is not empty; choose a new folder (nothing was written)")
     progress = progress or NoProgress()
     progress.start(len(found.paths), "writing clusters")
     boxes = found.boxes or [None] * len(found.paths)
+    strips = []
+
+    def load(item):
+        return load_face(item[0], item[1], found.margin)
+
     for name, rows in found.members().items():
         for i in rows:
             if boxes[i] is None:
@@ -84,7 +91,9 @@ def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progres
                 # the row number keeps names unique, and the folder was empty: nothing can be overwritten
                 save_image_atomic(face, result_dir / name / f"{found.paths[i].stem}_face{i}.png")
             progress.advance(1)
-        sheet = contact_sheet([(found.paths[i], boxes[i]) for i in rows], name,
-                              load=lambda item: load_face(item[0], item[1], found.margin))
-        save_image_atomic(sheet, result_dir / f"{name}.png")
+        faces = [(found.paths[i], boxes[i]) for i in rows]
+        save_image_atomic(contact_sheet(faces, name, load=load), result_dir / f"{name}.png")
+        strips.append(contact_sheet(faces, name, load=load, thumb=64, columns=OVERVIEW_PER_CLUSTER,
+                                    max_images=OVERVIEW_PER_CLUSTER))
+    save_image_atomic(overview(strips), result_dir / OVERVIEW)
     write_json_atomic(result_dir / "clusters.json", found.to_json())

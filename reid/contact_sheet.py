@@ -31,3 +31,14 @@ def contact_sheet(paths: Sequence[Any], title: str, *, thumb: int = 96, columns:
         image.thumbnail((thumb - 4, thumb - 4))
         sheet.paste(image, (x + (thumb - image.width) // 2, y + (thumb - image.height) // 2))
     return sheet
+
+
+def overview(strips: Sequence[Image.Image]) -> Image.Image:
+    """Strips (one per cluster) stacked top to bottom on one sheet."""
+    width = max((strip.width for strip in strips), default=1)
+    sheet = Image.new("RGB", (width, max(1, sum(strip.height for strip in strips))), "white")
+    y = 0
+    for strip in strips:
+        sheet.paste(strip, (0, y))
+        y += strip.height
+    return sheet

@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from reid.encoders import DEFAULT_ENCODER
 from reid.images import list_images
@@ -138,6 +139,8 @@ def test_cluster_writes_copies_contact_sheets_and_summary(cli, dataset, tmp_path
     assert summary["groups"] == result["groups"]
     for name, members in result["groups"].items():
         assert (out / f"{name}.png").is_file() and len(list((out / name).iterdir())) == len(members)
+    overview = Image.open(out / "overview.png")  # one 64 px row of faces (plus its title) per group
+    assert overview.height == len(result["groups"]) * (24 + 64)
     assert len(list_images(images)) == 18  # originals untouched
     one_error_line(cli("cluster", images, "--umap-dim", "0", "--result-dir", out, ok=False), "not empty")
 
