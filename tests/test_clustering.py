@@ -41,3 +41,22 @@ def test_merging_happens_before_small_clusters_are_dropped():
 def test_cluster_command_takes_merge_threshold_and_min_csize(cli, dataset):
     out = cli.json("cluster", dataset / "targets", "--method", "dbscan", "--merge-threshold", "-1", "--min-csize", "2")
     assert out["clusters"] == 1  # a threshold of -1 merges everything
+
+
+def test_visualize_draws_clusters_and_true_characters(cli, dataset, tmp_path):
+    from PIL import Image
+
+    from reid.visualize import PANEL
+
+    labelled = cli.json("visualize", dataset / "references", "--out", tmp_path / "map.png", "--thumbnails",
+                        "--umap-dim", "0", "--min-cluster-size", "3")
+    assert labelled["labelled"] and labelled["images"] == 18
+    assert Image.open(tmp_path / "map.png").width == 2 * PANEL  # clusters beside true characters
+    flat = cli.json("visualize", dataset / "targets", "--out", tmp_path / "flat.png")
+    assert not flat["labelled"] and Image.open(tmp_path / "flat.png").width == PANEL
+    few = tmp_path / "few"
+    few.mkdir()
+    for path in sorted((dataset / "references" / "Aoi").iterdir())[:3]:
+        (few / path.name).write_bytes(path.read_bytes())
+    result = cli("visualize", few, "--out", tmp_path / "few.png", ok=False)
+    assert result.exit_code == 1 and "needs at least 10 readable images" in result.stderr

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt, MethodOpt, MinClusterSizeOpt, SeedOpt, UmapDimOpt
+from reid.app.output import console, print_json, progress_bar, warn
+from reid.clustering import check_method
+from reid.encoders import load_encoder
+from reid.visualize import visualize as draw_map
+
+
+def visualize(
+    image_dir: Annotated[Path, typer.Argument(help="Folder of images, or a labelled folder (one sub-folder per character).")],
+    out: Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help="PNG to write.")],
+    thumbnails: Annotated[bool, typer.Option("--thumbnails", help="Draw each image as a small thumbnail instead of a dot.")] = False,
+    method: MethodOpt = "hdbscan",
+    umap_dim: UmapDimOpt = 32,
+    min_cluster_size: MinClusterSizeOpt = 5,
+    seed: SeedOpt = 0,
+    encoder: EncoderOpt = None,
+    device: DeviceOpt = None,
+    batch_size: BatchSizeOpt = 32,
+    json_out: JsonOpt = False,
+) -> None:
+    """A UMAP 2-D map of the embeddings, coloured by cluster (and by character for a labelled folder)."""
+    check_method(method)
+    model = load_encoder(encoder, device=device, batch_size=batch_size)
+    with progress_bar() as progress:
+        result = draw_map(image_dir, model, out, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size,
+                          seed=seed, thumbnails=thumbnails, progress=progress)
+    for skipped in result["skipped"]:
+        warn(f"skipped {skipped['path']}: {skipped['reason']}")
+
+    if json_out:
+        print_json(result)
+        return
+    console.print(f"{result['images']} images, {result['clusters']} clusters: {out}")
