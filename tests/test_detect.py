@@ -148,3 +148,30 @@ def test_lbp_cascade_runs_on_generated_pages(cli, pages):
     folder, _ = pages
     out = cli.json("detect", folder, "--cascade", CASCADE, "--min-neighbors", "1")
     assert out["images"] == 5 and out["no_face"]  # drawn circles are not anime faces to it; the empty page never is
+
+
+@pytest.mark.parametrize("command", [
+    ["detect", "{dir}", "--detector", "whole"],
+    ["visualize", "{dir}", "--out", "{tmp}/map.png"],
+    ["train", "metric", "{dir}", "--out", "{tmp}/model", "--epochs", "1", "--batch-size", "8", "--input-size", "32"],
+])
+@pytest.mark.parametrize("case", ["missing", "empty"])
+def test_new_commands_refuse_missing_and_empty_folders_with_one_line(cli, tmp_path, command, case):
+    folder = tmp_path / case
+    if case == "empty":
+        folder.mkdir()
+    args = [a.format(dir=folder, tmp=tmp_path) for a in command]
+    result = cli(*args, ok=False)
+    assert result.exit_code == 1 and str(folder) in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_new_commands_skip_a_corrupt_image_with_a_warning(cli, data, tmp_path):
+    bad = data / "references" / "Aoi" / "zz_corrupt.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    detected = cli("detect", data / "references", "--detector", "whole", "--json")
+    assert json.loads(detected.stdout)["skipped"][0]["path"] == str(bad) and "zz_corrupt.png" in detected.stderr
+    mapped = cli("visualize", data / "references", "--out", tmp_path / "map.png", "--umap-dim", "0")
+    assert "skipped" in mapped.stderr and "zz_corrupt.png" in mapped.stderr
+    trained = cli("train", "metric", data / "references", "--out", tmp_path / "model", "--epochs", "1",
+                  "--batch-size", "8", "--input-size", "32", "--json")
+    assert "zz_corrupt.png" in trained.stderr and json.loads(trained.stdout)["config"]["training"]["skipped"] == 1
