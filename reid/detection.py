@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reid.detectors.base import Box, Detector, crop
-from reid.embedding import NoProgress, Progress
+from reid.embedding import NoProgress, Progress, readable_images
 from reid.errors import ImageLoadError, ReidError
 from reid.fileio import save_image_atomic, write_json_atomic
-from reid.images import load_image, require_images
+from reid.images import require_images
 
 
 @dataclass
@@ -46,17 +46,12 @@ def detect_folder(image_dir: Path, detector: Detector, *, out: Path | None = Non
     progress = progress or NoProgress()
     progress.start(len(paths), f"detecting faces ({detector.name})")
     result = Detections(detector.name, detector.margin)
-    for n, path in enumerate(paths):
-        try:
-            image = load_image(path)
-        except ImageLoadError as exc:
-            result.failures.append(exc)
-        else:
-            result.faces[path] = detector.detect(image)
-            for k, box in enumerate(result.faces[path] if out is not None else []):
-                # the image's position keeps names unique when two folders hold the same file name
-                save_image_atomic(crop(image, box, detector.margin), out / f"{n:05d}_{path.stem}_face{k}.png")
-        progress.advance(1)
+    position = {path: n for n, path in enumerate(paths)}
+    for path, image in readable_images(paths, result.failures, progress):
+        result.faces[path] = detector.detect(image)
+        for k, box in enumerate(result.faces[path] if out is not None else []):
+            # the image's position keeps names unique when two folders hold the same file name
+            save_image_atomic(crop(image, box, detector.margin), out / f"{position[path]:05d}_{path.stem}_face{k}.png")
     if out is not None:
         write_json_atomic(out / "detections.json", result.to_json())
     return result

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
 import numpy as np
+from PIL import Image
 
 from reid.detectors.base import Box, Detector, crop
 from reid.encoders.base import Encoder
@@ -52,6 +53,20 @@ class Embedded:
         return {"path": str(self.paths[i])} if box is None else {"path": str(self.paths[i]), "box": box.to_json()}
 
 
+def readable_images(paths: Sequence[Path], failures: list[ImageLoadError],
+                    progress: Progress) -> Iterator[tuple[Path, Image.Image]]:
+    """(path, image) for each file that opens; the others go to ``failures``. Progress advances once the
+    caller has finished with an image."""
+    for path in paths:
+        try:
+            image = load_image(path)
+        except ImageLoadError as exc:
+            failures.append(exc)
+        else:
+            yield Path(path), image
+        progress.advance(1)
+
+
 def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress | None = None,
                 description: str = "embedding", detector: Detector | None = None) -> Embedded:
     """Embed every readable image in ``paths`` (every face in it, with a ``detector``); unreadable ones go
@@ -64,21 +79,14 @@ def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress |
     no_face: list[Path] = []
 
     def faces() -> Iterator:
-        for path in paths:
-            try:
-                image = load_image(path)
-            except ImageLoadError as exc:
-                failures.append(exc)
-                progress.advance(1)
-                continue
+        for path, image in readable_images(paths, failures, progress):
             found = [None] if detector is None else detector.detect(image)
             if not found:
-                no_face.append(Path(path))
+                no_face.append(path)
             for box in found:
-                ok.append(Path(path))
+                ok.append(path)
                 boxes.append(box)
                 yield image if box is None else crop(image, box, detector.margin)
-            progress.advance(1)
 
     vectors = encoder.embed(faces())
     return Embedded(ok, vectors, failures, boxes, no_face)

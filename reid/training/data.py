@@ -15,7 +15,8 @@ from torchvision.transforms import v2
 
 from reid.errors import ImageLoadError, ReidError
 from reid.evaluate import labelled_images
-from reid.images import load_image, require_images
+from reid.embedding import readable_images
+from reid.images import require_images
 
 # Crops are cached a little larger than the network input so RandomResizedCrop has room to move.
 CACHE_MARGIN = 1.15
@@ -40,21 +41,17 @@ class TrainingImages:
 
 
 def _decode(paths: list[Path], cache_size: int, progress) -> tuple[list[int], list[Image.Image], list[ImageLoadError]]:
+    """Indices of the readable images, those images shrunk to ``cache_size`` on the short side, the failures."""
+    position = {Path(path): i for i, path in enumerate(paths)}
     kept, images, failures = [], [], []
     progress.start(len(paths), "reading images")
-    for i, path in enumerate(paths):
-        try:
-            image = load_image(path)
-        except ImageLoadError as exc:
-            failures.append(exc)
-        else:
-            scale = cache_size / min(image.size)
-            if scale < 1:
-                image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                                     Image.Resampling.BILINEAR)
-            kept.append(i)
-            images.append(image)
-        progress.advance()
+    for path, image in readable_images(paths, failures, progress):
+        scale = cache_size / min(image.size)
+        if scale < 1:
+            image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                                 Image.Resampling.BILINEAR)
+        kept.append(position[path])
+        images.append(image)
     return kept, images, failures
 
 

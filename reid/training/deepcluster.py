@@ -129,7 +129,7 @@ def train_deepcluster(dataset_dir: str | Path, out: str | Path, *, name: str | N
               "weights": weights.name, "embedding_dim": feature_dim(model, layer, input_size), "input_size": input_size,
               "mean": list(mean), "std": list(std),
               "description": f"{arch} trained by DeepCluster (k={k}) on {len(data.paths)} images of "
-                             f"{Path(dataset_dir).name}, read at {layer}" + (f", fused with {', '.join(fuse)}" if fuse else "")}
+                             f"{Path(dataset_dir).name}, read at {layer}"}
     pseudo = training_data.TrainingImages(data.paths, state["assignments"], [])
     return complete(run, config, calibration=val if val is not None else pseudo, fuse=fuse,
                     training={**settings, "starting_weights": source, "train_images": len(data.paths)},

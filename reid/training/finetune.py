@@ -84,8 +84,7 @@ def train_finetune(dataset_dir: str | Path, out: str | Path, *, name: str | None
     config = {"name": name, "architecture": "classifier_layer", "arch": arch, "layer": layer, "num_classes": len(classes),
               "weights": weights.name, "embedding_dim": feature_dim(model, layer, input_size), "input_size": input_size,
               "mean": list(mean), "std": list(std),
-              "description": f"{arch} fine-tuned to classify {len(classes)} characters of {Path(dataset_dir).name}, read at {layer}"
-                             + (f", fused with {', '.join(fuse)}" if fuse else "")}
+              "description": f"{arch} fine-tuned to classify {len(classes)} characters of {Path(dataset_dir).name}, read at {layer}"}
     training = {**settings, "starting_weights": source, "train_images": len(train.paths),
                 "train_characters": len(classes), "held_out_characters": training_data.held_out_names(train, val)}
     return complete(run, config, calibration=val if val is not None else train, training=training, fuse=fuse,

@@ -28,9 +28,7 @@ def make_loss(name: str, num_classes: int, embedding_dim: int):
         return losses.MultiSimilarityLoss(alpha=2, beta=50, base=0.5), miners.MultiSimilarityMiner(epsilon=0.1)
     if name == "triplet":
         return losses.TripletMarginLoss(margin=0.1), miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")
-    if name == "arcface":
-        return losses.ArcFaceLoss(num_classes, embedding_dim, margin=28.6, scale=64), None
-    raise ReidError(f"unknown loss {name!r}; valid: {', '.join(LOSSES)}")
+    return losses.ArcFaceLoss(num_classes, embedding_dim, margin=28.6, scale=64), None
 
 
 def class_balanced_batches(labels, per_class: int, batch_size: int) -> tuple[int, Any]:
@@ -56,7 +54,8 @@ def train_metric(dataset_dir: str | Path, out: str | Path, *, name: str | None =
                 "loss": loss, "embedding_dim": embedding_dim, "epochs": epochs, "batch_size": batch_size,
                 "per_class": per_class, "lr": lr, "trunk_lr_scale": trunk_lr_scale, "input_size": input_size, "val_fraction": val_fraction,
                 "val_dir": None if val_dir is None else str(val_dir), "fuse": list(fuse), "seed": seed}
-    make_loss(loss, 2, embedding_dim)  # an unknown loss fails before any work
+    if loss not in LOSSES:  # before any work
+        raise ReidError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
     run = TrainingRun(out, settings, resume=resume)
     seed_everything(seed)
     dev = resolve_device(device)
@@ -120,8 +119,7 @@ def train_metric(dataset_dir: str | Path, out: str | Path, *, name: str | None =
     weights = run.write_weights(model.state_dict())
     config = {"name": name, "architecture": "metric", "arch": arch, "weights": weights.name,
               "embedding_dim": embedding_dim, "input_size": input_size, "mean": list(mean), "std": list(std),
-              "description": f"{arch} metric-learned ({loss}) on {train.n_classes} characters of {Path(dataset_dir).name}"
-                             + (f", fused with {', '.join(fuse)}" if fuse else "")}
+              "description": f"{arch} metric-learned ({loss}) on {train.n_classes} characters of {Path(dataset_dir).name}"}
     training = {**settings, "starting_weights": source, "train_images": len(train.paths),
                 "train_characters": train.n_classes, "held_out_characters": training_data.held_out_names(train, val),
                 "selected_epoch": best.epoch if best.epoch is not None else epochs}

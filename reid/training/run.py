@@ -210,6 +210,7 @@ def complete(run: TrainingRun, config: dict[str, Any], *, calibration, calibrate
 
     if fuse:
         config["fuse"] = [{"encoder": name, "weight": weight} for name, weight in parse_weighted_names(fuse)]
+        config["description"] += f", fused with {', '.join(fuse)}"
     write_json_atomic(run.out / "config.json", config)
     encoder = encoder_from_config(run.out / "config.json", device=device)
     embedded = embed_paths(encoder, calibration.paths, progress=progress, description="calibrating threshold")
