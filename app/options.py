@@ -26,3 +26,5 @@ MinNeighborsOpt = Annotated[Optional[int], typer.Option("--min-neighbors", min=0
 MinFaceOpt = Annotated[Optional[int], typer.Option("--min-face", min=1, help="lbp_cascade: smallest face side in pixels (default 24).")]
 MarginOpt = Annotated[Optional[float], typer.Option("--margin", min=0.0, help="Share of a face box added on every side before cropping; cut targets as your reference crops were cut (lbp_cascade default 0).")]
 MergeOpt = Annotated[Optional[float], typer.Option("--merge-threshold", min=-1.0, max=1.0, help="Merge clusters whose mean embeddings have at least this cosine (try the encoder's threshold). Default: no merging.")]
+ContextOpt = Annotated[Optional[str], typer.Option("--context", help="face (default) or body: also embed the region below each face (clothing) and fuse the two; needs --detector, and enrollment references then go through the detector too.")]
+WeightsOpt = Annotated[Optional[str], typer.Option("--weights", help="With --context body: FACE,BODY weights of the fused score (default 1.0,1.0).")]

@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from reid.context import BodyContext
 from reid.detectors.base import Detector
 from reid.embedding import NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
@@ -83,10 +84,11 @@ def rank_characters(index: ReferenceIndex, queries: np.ndarray, mode: Mode) -> l
 
 def classify_paths(index: ReferenceIndex, encoder: Encoder, targets: Sequence[Path], *, mode: Mode = Mode.any,
                    threshold: float | None = None, detector: Detector | None = None,
-                   progress: Progress | None = None) -> Classification:
+                   context: BodyContext | None = None, progress: Progress | None = None) -> Classification:
     """One match per image, or per face with a ``detector`` (face-less images are listed in ``no_face``)."""
     threshold = encoder.threshold if threshold is None else float(threshold)
-    embedded = embed_paths(encoder, targets, progress=progress, description="classifying", detector=detector)
+    embedded = embed_paths(encoder, targets, progress=progress, description="classifying", detector=detector,
+                           context=context)
     matches = []
     if len(embedded.paths):
         for i, ranked in enumerate(rank_characters(index, embedded.vectors, Mode(mode))):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from reid.clustering import NOISE, Clustering, check_method, cluster_vectors
 from reid.contact_sheet import contact_sheet, overview
+from reid.context import BodyContext
 from reid.detectors.base import Box, Detector, load_face
 from reid.embedding import NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
@@ -56,9 +57,11 @@ class FolderClusters:
 
 def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan", umap_dim: int = 32,
                    min_cluster_size: int = 5, seed: int = 0, merge_threshold: float | None = None,
-                   detector: Detector | None = None, progress: Progress | None = None) -> FolderClusters:
+                   detector: Detector | None = None, context: BodyContext | None = None,
+                   progress: Progress | None = None) -> FolderClusters:
     check_method(method)
-    embedded = embed_paths(encoder, require_images(image_dir), progress=progress, detector=detector)
+    embedded = embed_paths(encoder, require_images(image_dir), progress=progress, detector=detector,
+                           context=context)
     if not len(embedded.paths):
         raise ReidError(f"{image_dir}: no face to cluster ({len(embedded.no_face)} images without a face, "
                         f"{len(embedded.failures)} unreadable)")

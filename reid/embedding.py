@@ -9,6 +9,7 @@ from typing import Iterator, Protocol, Sequence
 import numpy as np
 from PIL import Image
 
+from reid.context import BodyContext, body_views
 from reid.detectors.base import Box, Detector, crop
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError
@@ -68,9 +69,11 @@ def readable_images(paths: Sequence[Path], failures: list[ImageLoadError],
 
 
 def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress | None = None,
-                description: str = "embedding", detector: Detector | None = None) -> Embedded:
-    """Embed every readable image in ``paths`` (every face in it, with a ``detector``); unreadable ones go
-    to ``failures`` and face-less ones to ``no_face``, in order."""
+                description: str = "embedding", detector: Detector | None = None,
+                context: BodyContext | None = None) -> Embedded:
+    """Embed every readable image in ``paths`` (every face in it, with a ``detector``; with a ``context``, each
+    face fused with the region below it); unreadable images go to ``failures`` and face-less ones to
+    ``no_face``, in order."""
     progress = progress or NoProgress()
     progress.start(len(paths), description)
     ok: list[Path] = []
@@ -78,15 +81,17 @@ def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress |
     failures: list[ImageLoadError] = []
     no_face: list[Path] = []
 
-    def faces() -> Iterator:
+    def views() -> Iterator:
         for path, image in readable_images(paths, failures, progress):
             found = [None] if detector is None else detector.detect(image)
             if not found:
                 no_face.append(path)
-            for box in found:
-                ok.append(path)
-                boxes.append(box)
-                yield image if box is None else crop(image, box, detector.margin)
+            ok.extend([path] * len(found))
+            boxes.extend(found)
+            if context is not None:
+                yield from body_views(image, found, detector, context)
+            else:
+                yield from (image if box is None else crop(image, box, detector.margin) for box in found)
 
-    vectors = encoder.embed(faces())
+    vectors = encoder.embed(views()) if context is None else context.embed(encoder, views())
     return Embedded(ok, vectors, failures, boxes, no_face)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reid.context import BodyContext
+from reid.detectors.base import Detector
 from reid.embedding import Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
@@ -53,8 +55,9 @@ def _signature(paths: list[Path]) -> list[list]:
     return out
 
 
-def default_index_path(enroll_path: Path, encoder: Encoder) -> Path:
-    return enroll_path.with_name(f"{enroll_path.stem}.{encoder.name}.faiss")
+def default_index_path(enroll_path: Path, encoder: Encoder, context: BodyContext | None = None) -> Path:
+    suffix = "" if context is None else ".body"
+    return enroll_path.with_name(f"{enroll_path.stem}.{encoder.name}{suffix}.faiss")
 
 
 @dataclass
@@ -66,12 +69,20 @@ class Enrolled:
 
 
 def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None = None, ivf_lists: int = 0,
-           rebuild: bool = False, progress: Progress | None = None) -> Enrolled:
-    """Load the saved index when it still matches, else embed the references and save a new one."""
+           rebuild: bool = False, detector: Detector | None = None, context: BodyContext | None = None,
+           progress: Progress | None = None) -> Enrolled:
+    """Load the saved index when it still matches, else embed the references and save a new one.
+
+    References are face crops, embedded whole, unless there is a ``context``: a body needs the whole
+    illustration, so the references then go through the ``detector`` and the context like the targets."""
     enroll_path = Path(enroll_path)
     pairs = reference_files(read_enrollment(enroll_path))
-    index_path = Path(index_path) if index_path else default_index_path(enroll_path, encoder)
+    index_path = Path(index_path) if index_path else default_index_path(enroll_path, encoder, context)
     sources = {"encoder_identity": encoder.identity(), "files": _signature([p for _, p in pairs])}
+    if context is not None:
+        sources["faces"] = {**detector.identity(), **context.identity()}
+    else:
+        detector = None
     if not rebuild and index_path.exists():
         try:
             saved = ReferenceIndex.load(index_path)
@@ -81,13 +92,16 @@ def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None
             skipped = [ImageLoadError(path, reason) for path, reason in saved.meta.get("skipped", [])]
             return Enrolled(saved, index_path, reused=True, failures=skipped)
     label_of = {path: name for name, path in pairs}
-    embedded = embed_paths(encoder, [p for _, p in pairs], progress=progress, description="enrolling references")
+    embedded = embed_paths(encoder, [p for _, p in pairs], progress=progress, description="enrolling references",
+                           detector=detector, context=context)
+    # a reference with no face is as unusable as an unreadable one: both are reported the same way
+    failures = embedded.failures + [ImageLoadError(p, f"no face found by {detector.name}") for p in embedded.no_face]
     missing = set(label_of.values()) - {label_of[p] for p in embedded.paths}
     if missing:
-        unreadable = "; ".join(str(f) for f in embedded.failures if label_of[Path(f.path)] in missing)
-        raise ReidError(f"no readable reference image for {', '.join(sorted(missing))} ({unreadable})")
+        unusable = "; ".join(str(f) for f in failures if label_of[Path(f.path)] in missing)
+        raise ReidError(f"no usable reference image for {', '.join(sorted(missing))} ({unusable})")
     index = ReferenceIndex.build(embedded.vectors, [label_of[p] for p in embedded.paths], embedded.paths,
                                  ivf_lists=ivf_lists, meta={"encoder": encoder.name, "threshold": encoder.threshold, **sources,
-                                       "skipped": [[str(f.path), f.reason] for f in embedded.failures]})
+                                       "skipped": [[str(f.path), f.reason] for f in failures]})
     index.save(index_path)
-    return Enrolled(index, index_path, reused=False, failures=embedded.failures)
+    return Enrolled(index, index_path, reused=False, failures=failures)

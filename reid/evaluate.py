@@ -9,7 +9,9 @@ import numpy as np
 
 from reid import metrics
 from reid.clustering import check_method, cluster_vectors
-from reid.embedding import NoProgress, Progress, embed_paths
+from reid.context import BodyContext
+from reid.detectors.base import Detector
+from reid.embedding import Embedded, NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
 from reid.images import list_images
@@ -27,6 +29,17 @@ def labelled_images(dataset_dir: str | Path) -> list[tuple[str, Path]]:
 
 
 @dataclass
+class Mistake:
+    """A face whose nearest other face shows another character."""
+
+    face: dict  # {"path", "box"?}, as Embedded.entry gives it
+    character: str
+    neighbour: dict
+    neighbour_character: str
+    score: float
+
+
+@dataclass
 class Evaluation:
     encoder: str
     n_images: int
@@ -38,11 +51,45 @@ class Evaluation:
     verification: dict[str, float]
     clustering_runs: list[dict[str, float]]
     failures: list[ImageLoadError] = field(default_factory=list)
+    per_character: dict[str, dict] = field(default_factory=dict)  # images, top1_recall, confused_with
+    confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # true -> nearest neighbour's character -> faces
+    mistakes: list[Mistake] = field(default_factory=list)  # worst (highest-scoring) first
+    score_histogram: dict[str, list] = field(default_factory=dict)
+    dataset: str = ""
+    method: str = "hdbscan"
+    detector: str | None = None
+    margin: float = 0.0
+    context: dict | None = None
+    no_face: list[Path] = field(default_factory=list)
 
     def clustering_summary(self) -> dict[str, dict[str, float]]:
         keys = self.clustering_runs[0].keys() if self.clustering_runs else []
         return {k: {"mean": float(np.mean([r[k] for r in self.clustering_runs])),
                     "std": float(np.std([r[k] for r in self.clustering_runs]))} for k in keys}
+
+    def confused_pairs(self) -> list[tuple[str, str, int]]:
+        """Character pairs by how many faces of either had the other as nearest neighbour, worst first."""
+        pairs: dict[tuple[str, str], int] = {}
+        for true, row in self.confusion.items():
+            for other, count in row.items():
+                if other != true:
+                    key = tuple(sorted((true, other)))
+                    pairs[key] = pairs.get(key, 0) + count
+        return sorted(((a, b, n) for (a, b), n in pairs.items()), key=lambda t: (-t[2], t[0], t[1]))
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """The headline metrics as (name, value) text, as the CLI table and the HTML report show them."""
+        v, c = self.verification, self.clustering_summary()
+        runs = len(self.clustering_runs)
+        return [
+            ("top-1 (leave-one-out)", f"{self.top1:.3f}"),
+            ("EER", f"{self.eer:.3f} (at score {self.eer_threshold:.3f})"),
+            (f"F1 at threshold {self.threshold:.2f}", f"{v['f1']:.3f} (precision {v['precision']:.3f}, recall {v['recall']:.3f})"),
+            *[(f"{k.upper()} ({self.method}, {runs} runs)", f"{s['mean']:.3f} ± {s['std']:.3f}")
+              for k, s in c.items() if k in ("ami", "nmi", "ari")],
+            ("clusters found (mean)", f"{c['clusters']['mean']:.1f} for {self.n_characters} characters"),
+            ("noise share (mean)", f"{c['noise']['mean']:.3f}"),
+        ]
 
     def to_json(self) -> dict:
         return {
@@ -50,24 +97,53 @@ class Evaluation:
             "threshold": self.threshold, "top1": self.top1, "eer": self.eer, "eer_threshold": self.eer_threshold,
             **{f"{k}_at_threshold": v for k, v in self.verification.items()},
             "clustering": self.clustering_summary(), "clustering_runs": self.clustering_runs,
+            "per_character": self.per_character,
+            "confused_pairs": [{"a": a, "b": b, "faces": n} for a, b, n in self.confused_pairs()],
+            "score_histogram": self.score_histogram,
+            "detector": self.detector, "context": self.context,
             "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
+            "no_face": [str(p) for p in self.no_face],
         }
+
+
+def _neighbour_analysis(labels: list[str], vectors: np.ndarray, embedded: Embedded):
+    """Per-character top-1 recall, the confusion of nearest neighbours, and the mistakes, worst first."""
+    neighbours, scores = metrics.nearest_others(vectors)
+    confusion: dict[str, dict[str, int]] = {}
+    for label, j in zip(labels, neighbours):
+        row = confusion.setdefault(label, {})
+        row[labels[j]] = row.get(labels[j], 0) + 1
+    per_character = {}
+    for name in sorted(confusion):
+        row = confusion[name]
+        total = sum(row.values())
+        wrong = {other: n for other, n in row.items() if other != name}
+        per_character[name] = {"images": total, "top1_recall": row.get(name, 0) / total,
+                               "confused_with": max(wrong, key=wrong.get) if wrong else None}
+    mistakes = [Mistake(embedded.entry(i), labels[i], embedded.entry(int(j)), labels[j], float(s))
+                for i, (j, s) in enumerate(zip(neighbours, scores)) if labels[j] != labels[i]]
+    mistakes.sort(key=lambda m: -m.score)
+    return per_character, confusion, mistakes
 
 
 def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, method: str = "hdbscan",
              umap_dim: int = 32, min_cluster_size: int = 5, threshold: float | None = None,
+             detector: Detector | None = None, context: BodyContext | None = None,
              progress: Progress | None = None) -> Evaluation:
+    """Every face gets its folder's character; with a ``detector``, each face found in an illustration."""
     check_method(method)
     pairs = labelled_images(dataset_dir)
     label_of = {path: label for label, path in pairs}
-    embedded = embed_paths(encoder, [p for _, p in pairs], progress=progress)
+    embedded = embed_paths(encoder, [p for _, p in pairs], progress=progress, detector=detector, context=context)
     labels = [label_of[p] for p in embedded.paths]
     if len(set(labels)) < 2:
-        raise ReidError(f"{dataset_dir}: fewer than two characters have readable images")
+        raise ReidError(f"{dataset_dir}: fewer than two characters have readable images"
+                        + (" with a face found" if detector is not None else ""))
     vectors = embedded.vectors
     threshold = encoder.threshold if threshold is None else threshold
     scores, same = metrics.pair_scores(vectors, labels)
     eer, eer_threshold = metrics.equal_error_rate(scores, same)
+    per_character, confusion, mistakes = _neighbour_analysis(labels, vectors, embedded)
     progress = progress or NoProgress()
     progress.start(runs, "clustering runs")
     runs_out = []
@@ -76,5 +152,11 @@ def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, metho
         runs_out.append({**metrics.clustering_scores(labels, clustering.labels), "clusters": clustering.n_clusters,
                          "noise": clustering.n_noise / len(labels)})
         progress.advance(1)
-    return Evaluation(encoder.name, len(labels), len(set(labels)), threshold, metrics.leave_one_out_top1(vectors, labels),
-                      eer, eer_threshold, metrics.verification_at(scores, same, threshold), runs_out, embedded.failures)
+    return Evaluation(
+        encoder.name, len(labels), len(set(labels)), threshold, top1=1 - len(mistakes) / len(labels), eer=eer,
+        eer_threshold=eer_threshold, verification=metrics.verification_at(scores, same, threshold),
+        clustering_runs=runs_out, failures=embedded.failures, per_character=per_character, confusion=confusion,
+        mistakes=mistakes, score_histogram=metrics.score_histogram(scores, same), dataset=str(dataset_dir),
+        method=method, detector=detector.name if detector is not None else None,
+        margin=detector.margin if detector is not None else 0.0,
+        context=context.identity() if context is not None else None, no_face=embedded.no_face)

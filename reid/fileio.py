@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 from PIL import Image
 
+from reid.errors import ReidError
+
 
 def read_json(path: Path, *, what: str, error: type[Exception]) -> Any:
     """Parse a JSON file; every way it can fail becomes one ``error`` naming the file."""
@@ -34,10 +36,21 @@ def _umask() -> int:
     return mask
 
 
+def check_writable(path: Path) -> Path:
+    """Fail now, not after a long computation, when ``path``'s folder cannot be made or written to."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReidError(f"{path}: cannot create its folder ({exc.strerror}); choose another output path") from None
+    if not os.access(path.parent, os.W_OK) or path.is_dir():
+        raise ReidError(f"{path}: cannot write here; choose another output path")
+    return path
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     """Write through a temporary file in the same folder, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_writable(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:

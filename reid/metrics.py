@@ -8,15 +8,26 @@ from sklearn import metrics as skm
 from reid.index import ReferenceIndex
 
 
+def nearest_others(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row, the nearest other row and its cosine score."""
+    index = ReferenceIndex.build(vectors, [""] * len(vectors), [""] * len(vectors))
+    scores, ids = index.search(vectors, 2)
+    own = ids[:, 0] == np.arange(len(vectors))  # duplicates may outrank the image itself
+    return np.where(own, ids[:, 1], ids[:, 0]), np.where(own, scores[:, 1], scores[:, 0])
+
+
 def leave_one_out_top1(vectors: np.ndarray, labels: list[str]) -> float:
     """Share of images whose nearest other image has the same label."""
-    index = ReferenceIndex.build(vectors, labels, [""] * len(labels))
-    _, ids = index.search(vectors, 2)
-    hits = 0
-    for i, row in enumerate(ids):
-        neighbour = row[1] if row[0] == i else row[0]  # duplicates may outrank the image itself
-        hits += labels[neighbour] == labels[i]
-    return hits / len(labels)
+    neighbours, _ = nearest_others(vectors)
+    return float(np.mean([labels[j] == label for label, j in zip(labels, neighbours)]))
+
+
+def score_histogram(scores: np.ndarray, same: np.ndarray, bins: int = 40) -> dict[str, list]:
+    """Same-label and different-label pair counts over shared bins (the verification score distributions)."""
+    lo, hi = (float(scores.min()), float(scores.max())) if scores.size else (0.0, 1.0)
+    edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, bins + 1)
+    return {"edges": edges.tolist(), "same": np.histogram(scores[same], edges)[0].tolist(),
+            "different": np.histogram(scores[~same], edges)[0].tolist()}
 
 
 def pair_scores(vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -221,7 +221,7 @@ def test_enroll_wrong_paths_and_unreadable_character(cli, data, tmp_path):
     (data / "references" / "Broken").mkdir()
     corrupt(data / "references" / "Broken" / "only.png")
     (data / "b.json").write_text('{"Broken": "references/Broken", "Aoi": "references/Aoi"}')
-    one_error_line(cli("enroll", data / "b.json", ok=False), "no readable reference image for Broken",
+    one_error_line(cli("enroll", data / "b.json", ok=False), "no usable reference image for Broken",
                    data / "references" / "Broken" / "only.png", "corrupt")
 
 

@@ -6,10 +6,11 @@ from typing import Annotated
 import typer
 
 from reid.app.commands.enroll import IndexOpt, IvfOpt
-from reid.app.options import (BatchSizeOpt, CascadeOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt, MinFaceOpt,
-                              MinNeighborsOpt, ModeOpt, ResultDirOpt, ThresholdOpt)
+from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt, MinFaceOpt,
+                              MinNeighborsOpt, ModeOpt, ResultDirOpt, ThresholdOpt, WeightsOpt)
 from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table
 from reid.classify import Mode, classify_paths, copy_into_folders
+from reid.context import make_context
 from reid.detectors import optional_detector
 from reid.encoders import load_encoder
 from reid.enrollment import enroll
@@ -33,6 +34,8 @@ def classify(
     min_neighbors: MinNeighborsOpt = None,
     min_face: MinFaceOpt = None,
     margin: MarginOpt = None,
+    context: ContextOpt = None,
+    weights: WeightsOpt = None,
     encoder: EncoderOpt = None,
     device: DeviceOpt = None,
     batch_size: BatchSizeOpt = 32,
@@ -40,15 +43,18 @@ def classify(
 ) -> None:
     """Say which enrolled character each target image shows ("unknown" under the threshold).
 
-    With --detector, each face of an illustration is classified; references stay face crops."""
+    With --detector, each face of an illustration is classified; references stay face crops unless
+    --context body needs their bodies."""
     targets = require_images(target_dir)
     found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
                               margin=margin)
+    around = make_context(context, weights, found)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
-        enrolled = enroll(enrollment, model, index_path=index, ivf_lists=ivf, progress=progress)
+        enrolled = enroll(enrollment, model, index_path=index, ivf_lists=ivf, detector=found, context=around,
+                          progress=progress)
         result = classify_paths(enrolled.index, model, targets, mode=mode, threshold=threshold,
-                                detector=found, progress=progress)
+                                detector=found, context=around, progress=progress)
         if result_dir is not None:
             copy_into_folders(result, result_dir, progress=progress)
     report_skipped(enrolled.failures + result.failures)

@@ -5,10 +5,12 @@ from typing import Annotated
 
 import typer
 
-from reid.app.options import (BatchSizeOpt, CascadeOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MethodOpt, MinClusterSizeOpt,
-                              MarginOpt, MergeOpt, MinFaceOpt, MinNeighborsOpt, ResultDirOpt, SeedOpt, UmapDimOpt)
+from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MethodOpt, MinClusterSizeOpt,
+                              MarginOpt, MergeOpt, MinFaceOpt, MinNeighborsOpt, ResultDirOpt, SeedOpt, UmapDimOpt,
+                              WeightsOpt)
 from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table
 from reid.cluster_output import cluster_folder, write_clusters
+from reid.context import make_context
 from reid.detectors import optional_detector
 from reid.encoders import load_encoder
 
@@ -26,6 +28,8 @@ def cluster(
     min_neighbors: MinNeighborsOpt = None,
     min_face: MinFaceOpt = None,
     margin: MarginOpt = None,
+    context: ContextOpt = None,
+    weights: WeightsOpt = None,
     encoder: EncoderOpt = None,
     device: DeviceOpt = None,
     batch_size: BatchSizeOpt = 32,
@@ -34,10 +38,12 @@ def cluster(
     """Find the characters in a folder: clusters with their sizes, noise, copies and contact sheets."""
     faces = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
                               margin=margin)
+    around = make_context(context, weights, faces)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
         found = cluster_folder(image_dir, model, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size,
-                               seed=seed, merge_threshold=merge_threshold, detector=faces, progress=progress)
+                               seed=seed, merge_threshold=merge_threshold, detector=faces, context=around,
+                               progress=progress)
         if result_dir is not None:
             write_clusters(found, result_dir, progress=progress)
     report_skipped(found.failures)

@@ -1,45 +1,63 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
-from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt, MethodOpt, MinClusterSizeOpt, ThresholdOpt, UmapDimOpt
-from reid.app.output import console, print_json, progress_bar, report_skipped, table
+from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt,
+                              MethodOpt, MinClusterSizeOpt, MinFaceOpt, MinNeighborsOpt, ThresholdOpt, UmapDimOpt, WeightsOpt)
+from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table
+from reid.context import make_context
+from reid.detectors import optional_detector
 from reid.encoders import load_encoder
 from reid.evaluate import evaluate as run_evaluation
+from reid.fileio import check_writable
+from reid.report import write_report
 
 
 def evaluate(
     dataset_dir: Annotated[Path, typer.Argument(help="Labelled folder: one sub-folder of images per character.")],
     runs: Annotated[int, typer.Option("--runs", min=1, help="Clustering runs (UMAP seeds) to average.")] = 10,
+    report: Annotated[Optional[Path], typer.Option("--report", dir_okay=False, help="Also write an HTML report: metrics, per-character recall, worst-confused pairs with thumbnails, score histogram.")] = None,
     method: MethodOpt = "hdbscan",
     umap_dim: UmapDimOpt = 32,
     min_cluster_size: MinClusterSizeOpt = 5,
     threshold: ThresholdOpt = None,
+    detector: DetectorOpt = None,
+    cascade: CascadeOpt = None,
+    min_neighbors: MinNeighborsOpt = None,
+    min_face: MinFaceOpt = None,
+    margin: MarginOpt = None,
+    context: ContextOpt = None,
+    weights: WeightsOpt = None,
     encoder: EncoderOpt = None,
     device: DeviceOpt = None,
     batch_size: BatchSizeOpt = 32,
     json_out: JsonOpt = False,
 ) -> None:
-    """Measure an encoder: leave-one-out top-1, EER, F1 at the threshold, clustering AMI/NMI/ARI."""
+    """Measure an encoder: leave-one-out top-1, EER, F1 at the threshold, clustering AMI/NMI/ARI.
+
+    With --detector, every face found in a character's illustrations counts as that character."""
+    if report is not None:
+        check_writable(report)
+    found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face, margin=margin)
+    around = make_context(context, weights, found)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
         result = run_evaluation(dataset_dir, model, runs=runs, method=method, umap_dim=umap_dim,
-                                min_cluster_size=min_cluster_size, threshold=threshold, progress=progress)
+                                min_cluster_size=min_cluster_size, threshold=threshold, detector=found, context=around,
+                                progress=progress)
     report_skipped(result.failures)
+    report_no_face(result.no_face, detector)
+    if report is not None:
+        write_report(result, report)
     if json_out:
-        print_json(result.to_json())
+        print_json({**result.to_json(), **({"report": str(report)} if report is not None else {})})
         return
-    v, c = result.verification, result.clustering_summary()
-    rows = [
-        ("top-1 (leave-one-out)", f"{result.top1:.3f}"),
-        ("EER", f"{result.eer:.3f} (at score {result.eer_threshold:.3f})"),
-        (f"F1 at threshold {result.threshold:.2f}", f"{v['f1']:.3f} (precision {v['precision']:.3f}, recall {v['recall']:.3f})"),
-        *[(f"{k.upper()} ({method}, {runs} runs)", f"{s['mean']:.3f} ± {s['std']:.3f}") for k, s in c.items() if k in ("ami", "nmi", "ari")],
-        ("clusters found (mean)", f"{c['clusters']['mean']:.1f} for {result.n_characters} characters"),
-        ("noise share (mean)", f"{c['noise']['mean']:.3f}"),
-    ]
-    title = f"{result.encoder} on {dataset_dir}: {result.n_images} images, {result.n_characters} characters, {len(result.failures)} skipped"
-    console.print(table(title, ["metric", "value"], rows))
+    unit = "faces" if found is not None else "images"
+    title = (f"{result.encoder} on {dataset_dir}: {result.n_images} {unit}, {result.n_characters} characters, "
+             f"{len(result.failures)} skipped")
+    console.print(table(title, ["metric", "value"], result.summary_rows()))
+    if report is not None:
+        console.print(f"report: {report}")

@@ -5,8 +5,9 @@ from typing import Annotated
 
 import typer
 
-from reid.app.options import CascadeOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt, MinFaceOpt, MinNeighborsOpt, ThresholdOpt
+from reid.app.options import CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt, MinFaceOpt, MinNeighborsOpt, ThresholdOpt, WeightsOpt
 from reid.app.output import console, print_json
+from reid.context import make_context
 from reid.detectors import optional_detector
 from reid.encoders import load_encoder
 from reid.similarity import compare
@@ -22,13 +23,17 @@ def similarity(
     min_neighbors: MinNeighborsOpt = None,
     min_face: MinFaceOpt = None,
     margin: MarginOpt = None,
+    context: ContextOpt = None,
+    weights: WeightsOpt = None,
     device: DeviceOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Score two images and say whether they show the same character (with --detector: their best pair of faces)."""
     found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
                               margin=margin)
-    result = compare(load_encoder(encoder, device=device), image_a, image_b, threshold=threshold, detector=found)
+    around = make_context(context, weights, found)
+    result = compare(load_encoder(encoder, device=device), image_a, image_b, threshold=threshold, detector=found,
+                     context=around)
     if json_out:
         print_json(result)
         return

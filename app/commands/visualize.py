@@ -9,6 +9,7 @@ from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt, Metho
 from reid.app.output import console, print_json, progress_bar, warn
 from reid.clustering import check_method
 from reid.encoders import load_encoder
+from reid.fileio import check_writable
 from reid.visualize import visualize as draw_map
 
 
@@ -27,6 +28,7 @@ def visualize(
 ) -> None:
     """A UMAP 2-D map of the embeddings, coloured by cluster (and by character for a labelled folder)."""
     check_method(method)
+    check_writable(out)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
         result = draw_map(image_dir, model, out, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size,

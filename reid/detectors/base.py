@@ -35,6 +35,10 @@ class Detector(abc.ABC):
     def detect(self, image: Image.Image) -> list[Box]:
         """Face boxes in ``image``, best first; an empty list when there is no face."""
 
+    def identity(self) -> dict:
+        """What must match for saved embeddings of its crops to be reused."""
+        return {"detector": self.name, "margin": self.margin}
+
 
 class WholeImageDetector(Detector):
     """The image is the face: for folders of face crops."""

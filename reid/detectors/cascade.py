@@ -52,6 +52,10 @@ class LbpCascadeDetector(Detector):
         if margin is not None:
             self.margin = float(margin)
 
+    def identity(self) -> dict:
+        return {**super().identity(), "cascade": str(self.cascade.resolve()), "scale_factor": self.scale_factor,
+                "min_neighbors": self.min_neighbors, "min_face": self.min_face}
+
     def detect(self, image: Image.Image) -> list[Box]:
         # equalised grey, as the cascade was trained (and as its author's example runs it)
         grey = np.asarray(ImageOps.equalize(image.convert("L")))

@@ -27,6 +27,17 @@ def parse_weighted_names(spec: Sequence[str]) -> list[tuple[str, float]]:
     return parts
 
 
+def fusion_scales(weights: Sequence[float]) -> list[float]:
+    """Scales for the parts so that the concatenation's cosine is the weighted mean of the parts' cosines."""
+    norm = float(np.sqrt(sum(w * w for w in weights)))
+    return [w / norm for w in weights]
+
+
+def concatenate(parts: Sequence[np.ndarray], scales: Sequence[float]) -> np.ndarray:
+    """Row-wise concatenation of unit embeddings, each part multiplied by its scale; float32, contiguous."""
+    return np.ascontiguousarray(np.hstack([part * scale for part, scale in zip(parts, scales)]), dtype=np.float32)
+
+
 class FusedEncoder(Encoder):
     """Runs each part on the same images and concatenates their embeddings, each scaled by its weight."""
 
@@ -39,8 +50,7 @@ class FusedEncoder(Encoder):
         self.embedding_dim = sum(encoder.embedding_dim for encoder, _ in parts)
         self.input_size = max(encoder.input_size for encoder, _ in parts)
         super().__init__(device=str(parts[0][0].device), batch_size=batch_size, threshold=threshold)
-        norm = np.sqrt(sum(w * w for _, w in parts))
-        self.scales = [w / norm for _, w in parts]
+        self.scales = fusion_scales([w for _, w in parts])
 
     def forward(self, batch):  # never called: embed() below hands images to each part
         raise NotImplementedError
@@ -48,7 +58,7 @@ class FusedEncoder(Encoder):
     def embed(self, images: Iterable[Image.Image], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
         chunks, images = [], iter(images)
         while chunk := list(itertools.islice(images, self.batch_size)):
-            chunks.append(np.hstack([encoder.embed(chunk) * scale for (encoder, _), scale in zip(self.parts, self.scales)]))
+            chunks.append(concatenate([encoder.embed(chunk) for encoder, _ in self.parts], self.scales))
             progress and progress(len(chunk))
         if not chunks:
             return np.zeros((0, self.embedding_dim), dtype=np.float32)
