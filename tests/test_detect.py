@@ -127,7 +127,7 @@ def test_detect_writes_crops_and_boxes(cli, pages, tmp_path):
     (["--detector", "lbp_cascade", "--cascade", "missing.xml"], "missing.xml: cascade file not found"),
     (["--cascade", "x.xml"], "--cascade needs --detector"),
     (["--detector", "whole", "--min-neighbors", "2"], "detector 'whole' takes no --min-neighbors"),
-    (["--detector", "faces3000"], "unknown detector 'faces3000'; valid detectors: lbp_cascade, whole"),
+    (["--detector", "faces3000"], "unknown detector 'faces3000'; valid detectors: animeface, lbp_cascade, whole"),
 ])
 def test_bad_detector_options_fail_with_one_line(cli, dataset, args, message, monkeypatch):
     monkeypatch.delenv("REID_CASCADE", raising=False)
@@ -139,14 +139,14 @@ def test_bad_detector_options_fail_with_one_line(cli, dataset, args, message, mo
 def test_a_file_that_is_not_a_cascade_is_refused(cli, dataset, tmp_path):
     bogus = tmp_path / "bogus.xml"
     bogus.write_text("<opencv_storage></opencv_storage>")
-    result = cli("detect", dataset / "targets", "--cascade", bogus, ok=False)
+    result = cli("detect", dataset / "targets", "--detector", "lbp_cascade", "--cascade", bogus, ok=False)
     assert result.exit_code == 1 and "not an OpenCV cascade file" in result.stderr
 
 
 @pytest.mark.skipif(not Path(CASCADE).is_file(), reason="no cascade file: set REID_CASCADE to lbpcascade_animeface.xml")
 def test_lbp_cascade_runs_on_generated_pages(cli, pages):
     folder, _ = pages
-    out = cli.json("detect", folder, "--cascade", CASCADE, "--min-neighbors", "1")
+    out = cli.json("detect", folder, "--detector", "lbp_cascade", "--cascade", CASCADE, "--min-neighbors", "1")
     assert out["images"] == 5 and out["no_face"]  # drawn circles are not anime faces to it; the empty page never is
 
 

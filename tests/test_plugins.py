@@ -15,7 +15,7 @@ def by_name(listing):
 def test_builtins_register_encoders_detectors_clusterers(cli):
     listing = by_name(cli.json("plugins"))
     assert listing["reid.encoders.builtin"]["registers"]["encoders"] == ["color_texture"]
-    assert listing["reid.detectors.builtin"]["registers"]["detectors"] == ["lbp_cascade", "whole"]
+    assert listing["reid.detectors.builtin"]["registers"]["detectors"] == ["animeface", "lbp_cascade", "whole"]
     assert set(listing["reid.clusterers.builtin"]["registers"]["clusterers"]) == {"hdbscan", "dbscan", "optics", "agglomerative"}
     assert all(p["ok"] for p in listing.values())
     shipped = listing["anime_lite0"]  # the default model, a plugin directory under plugins/
