@@ -89,6 +89,6 @@ def make_context(name: str | None, weights: str | None, detector: Detector | Non
             raise ReidError("--weights needs --context body (they weigh the face against the body)")
         return None
     if detector is None or detector.name == "whole":
-        raise ReidError("--context body needs a face detector (e.g. --detector lbp_cascade): "
+        raise ReidError("--context body needs a face detector (e.g. --detector animeface): "
                         "the body is the region below each face found in a whole illustration")
     return BodyContext(*parse_weights(weights or "1.0,1.0"))

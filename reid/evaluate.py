@@ -127,8 +127,8 @@ def _neighbour_analysis(labels: list[str], vectors: np.ndarray, embedded: Embedd
 
 
 def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, method: str = "hdbscan",
-             umap_dim: int = 32, min_cluster_size: int = 5, threshold: float | None = None,
-             detector: Detector | None = None, context: BodyContext | None = None,
+             umap_dim: int = 32, min_cluster_size: int = 5, merge_threshold: float | None = None,
+             threshold: float | None = None, detector: Detector | None = None, context: BodyContext | None = None,
              progress: Progress | None = None) -> Evaluation:
     """Every face gets its folder's character; with a ``detector``, each face found in an illustration."""
     check_method(method)
@@ -148,7 +148,8 @@ def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, metho
     progress.start(runs, "clustering runs")
     runs_out = []
     for seed in range(runs):
-        clustering = cluster_vectors(vectors, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size, seed=seed)
+        clustering = cluster_vectors(vectors, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size,
+                                     seed=seed, merge_threshold=merge_threshold)
         runs_out.append({**metrics.clustering_scores(labels, clustering.labels), "clusters": clustering.n_clusters,
                          "noise": clustering.n_noise / len(labels)})
         progress.advance(1)

@@ -10,12 +10,14 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from reid.clustering import NOISE, cluster_vectors, reduce_umap
-from reid.embedding import Progress, embed_paths
+from reid.context import BodyContext
+from reid.detectors.base import Detector, load_face
+from reid.embedding import Embedded, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
 from reid.evaluate import labelled_images
 from reid.fileio import save_image_atomic
-from reid.images import list_images, load_image
+from reid.images import list_images
 
 PANEL, MARGIN, THUMB = 560, 30, 28
 
@@ -25,7 +27,7 @@ def _palette(n: int) -> list[tuple[int, int, int]]:
     return [tuple(int(255 * c) for c in colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.75, 0.85)) for i in range(n)]
 
 
-def _panel(points: np.ndarray, groups: list[str], title: str, paths: list[Path] | None) -> Image.Image:
+def _panel(points: np.ndarray, groups: list[str], title: str, faces: list[Image.Image | None] | None) -> Image.Image:
     image = Image.new("RGB", (PANEL, PANEL + MARGIN), "white")
     draw = ImageDraw.Draw(image)
     names = sorted(set(groups) - {"noise"})
@@ -33,17 +35,12 @@ def _panel(points: np.ndarray, groups: list[str], title: str, paths: list[Path] 
     lo, hi = points.min(axis=0), points.max(axis=0)
     xy = MARGIN + (points - lo) / np.maximum(hi - lo, 1e-9) * (PANEL - 2 * MARGIN)
     for i, ((x, y), group) in enumerate(zip(xy, groups)):
-        if paths is not None:
-            try:
-                thumb = load_image(paths[i])
-            except ImageLoadError:
-                thumb = None
-            if thumb is not None:
-                thumb.thumbnail((THUMB, THUMB))
-                image.paste(thumb, (int(x - thumb.width / 2), int(y - thumb.height / 2) + MARGIN))
-                draw.rectangle([x - thumb.width / 2 - 1, y - thumb.height / 2 + MARGIN - 1,
-                                x + thumb.width / 2, y + thumb.height / 2 + MARGIN], outline=colour[group], width=2)
-                continue
+        thumb = faces[i] if faces is not None else None
+        if thumb is not None:
+            image.paste(thumb, (int(x - thumb.width / 2), int(y - thumb.height / 2) + MARGIN))
+            draw.rectangle([x - thumb.width / 2 - 1, y - thumb.height / 2 + MARGIN - 1,
+                            x + thumb.width / 2, y + thumb.height / 2 + MARGIN], outline=colour[group], width=2)
+            continue
         draw.ellipse([x - 4, y - 4 + MARGIN, x + 4, y + 4 + MARGIN], fill=colour[group])
     draw.text((8, 6), title, fill="black")
     for k, name in enumerate(names[:12] + (["noise"] if "noise" in colour and "noise" in groups else [])):
@@ -51,9 +48,23 @@ def _panel(points: np.ndarray, groups: list[str], title: str, paths: list[Path] 
     return image
 
 
+def _thumbnails(embedded: Embedded, margin: float) -> list[Image.Image | None]:
+    """Each row's face as a thumbnail (cut from its image when a detector found it); None when unreadable."""
+    faces: list[Image.Image | None] = []
+    for path, box in zip(embedded.paths, embedded.boxes):
+        try:
+            face = load_face(path, box, margin)
+        except ImageLoadError:
+            faces.append(None)
+            continue
+        face.thumbnail((THUMB, THUMB))
+        faces.append(face)
+    return faces
+
+
 def visualize(folder: str | Path, encoder: Encoder, out: str | Path, *, method: str = "hdbscan", umap_dim: int = 32,
-              min_cluster_size: int = 5, seed: int = 0, thumbnails: bool = False,
-              progress: Progress | None = None) -> dict:
+              min_cluster_size: int = 5, seed: int = 0, thumbnails: bool = False, detector: Detector | None = None,
+              context: BodyContext | None = None, progress: Progress | None = None) -> dict:
     """Write the map to ``out`` (PNG); returns what was drawn (counts, failures)."""
     folder = Path(folder)
     labelled = any(p.is_dir() and list_images(p) for p in folder.iterdir()) if folder.is_dir() else False
@@ -62,12 +73,12 @@ def visualize(folder: str | Path, encoder: Encoder, out: str | Path, *, method: 
         paths, truth = [p for _, p in pairs], {p: label for label, p in pairs}
     else:
         paths, truth = list_images(folder), None
-    embedded = embed_paths(encoder, paths, progress=progress)
+    embedded = embed_paths(encoder, paths, progress=progress, detector=detector, context=context)
     points = reduce_umap(embedded.vectors, 2, seed=seed)
     if points is None:
-        raise ReidError(f"{folder}: a map needs at least 10 readable images (found {len(embedded.paths)})")
+        raise ReidError(f"{folder}: a map needs at least 10 readable images, or faces found in them (found {len(embedded.paths)})")
     clusters = cluster_vectors(embedded.vectors, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size, seed=seed)
-    shown = embedded.paths if thumbnails else None
+    shown = _thumbnails(embedded, detector.margin if detector is not None else 0.0) if thumbnails else None
     panels = [_panel(points, [f"cluster {c}" if c != NOISE else "noise" for c in clusters.labels],
                      f"{encoder.name}: {clusters.n_clusters} clusters ({method})", shown)]
     if truth is not None:
@@ -78,4 +89,5 @@ def visualize(folder: str | Path, encoder: Encoder, out: str | Path, *, method: 
 
     save_image_atomic(sheet, Path(out))
     return {"out": str(out), "images": len(embedded.paths), "clusters": clusters.n_clusters, "labelled": truth is not None,
-            "skipped": [{"path": str(f.path), "reason": f.reason} for f in embedded.failures]}
+            "skipped": [{"path": str(f.path), "reason": f.reason} for f in embedded.failures],
+            "no_face": [str(p) for p in embedded.no_face]}

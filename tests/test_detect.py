@@ -175,3 +175,16 @@ def test_new_commands_skip_a_corrupt_image_with_a_warning(cli, data, tmp_path):
     trained = cli("train", "metric", data / "references", "--out", tmp_path / "model", "--epochs", "1",
                   "--batch-size", "8", "--input-size", "32", "--json")
     assert "zz_corrupt.png" in trained.stderr and json.loads(trained.stdout)["config"]["training"]["skipped"] == 1
+
+
+def test_visualize_with_a_detector_maps_faces_not_pages(cli, tmp_path):
+    folder = tmp_path / "pages"
+    names = ["Aoi", "Beni", "Kiiro"]
+    for i in range(6):
+        page(folder / f"page{i}.png", [names[i % 3], names[(i + 1) % 3]], 20 + i)
+    page(folder / "empty.png", [], 30)
+    plugin = write_plugin(tmp_path / "gaps_plugin", GAP_DETECTOR_PLUGIN)
+    out = cli.json("--plugin-dir", plugin, "visualize", folder, "--out", tmp_path / "map.png", "--detector", "gaps",
+                   "--thumbnails", "--umap-dim", "0", "--min-cluster-size", "2")
+    assert out["images"] == 12 and out["no_face"] == [str(folder / "empty.png")]
+    assert Image.open(tmp_path / "map.png").size[0] > 0

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt,
-                              MethodOpt, MinClusterSizeOpt, MinFaceOpt, MinNeighborsOpt, ThresholdOpt, UmapDimOpt, WeightsOpt)
+                              MergeOpt, MethodOpt, MinClusterSizeOpt, MinFaceOpt, MinNeighborsOpt, ThresholdOpt, UmapDimOpt, WeightsOpt)
 from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table
 from reid.context import make_context
 from reid.detectors import optional_detector
@@ -23,6 +23,7 @@ def evaluate(
     method: MethodOpt = "hdbscan",
     umap_dim: UmapDimOpt = 32,
     min_cluster_size: MinClusterSizeOpt = 5,
+    merge_threshold: MergeOpt = None,
     threshold: ThresholdOpt = None,
     detector: DetectorOpt = None,
     cascade: CascadeOpt = None,
@@ -46,7 +47,7 @@ def evaluate(
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
         result = run_evaluation(dataset_dir, model, runs=runs, method=method, umap_dim=umap_dim,
-                                min_cluster_size=min_cluster_size, threshold=threshold, detector=found, context=around,
+                                min_cluster_size=min_cluster_size, merge_threshold=merge_threshold, threshold=threshold, detector=found, context=around,
                                 progress=progress)
     report_skipped(result.failures)
     report_no_face(result.no_face, detector)

@@ -5,9 +5,12 @@ from typing import Annotated
 
 import typer
 
-from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt, MethodOpt, MinClusterSizeOpt, SeedOpt, UmapDimOpt
-from reid.app.output import console, print_json, progress_bar, warn
+from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt,
+                              MethodOpt, MinClusterSizeOpt, MinFaceOpt, MinNeighborsOpt, SeedOpt, UmapDimOpt, WeightsOpt)
+from reid.app.output import console, print_json, progress_bar, report_no_face, warn
 from reid.clustering import check_method
+from reid.context import make_context
+from reid.detectors import optional_detector
 from reid.encoders import load_encoder
 from reid.fileio import check_writable
 from reid.visualize import visualize as draw_map
@@ -21,6 +24,13 @@ def visualize(
     umap_dim: UmapDimOpt = 32,
     min_cluster_size: MinClusterSizeOpt = 5,
     seed: SeedOpt = 0,
+    detector: DetectorOpt = None,
+    cascade: CascadeOpt = None,
+    min_neighbors: MinNeighborsOpt = None,
+    min_face: MinFaceOpt = None,
+    margin: MarginOpt = None,
+    context: ContextOpt = None,
+    weights: WeightsOpt = None,
     encoder: EncoderOpt = None,
     device: DeviceOpt = None,
     batch_size: BatchSizeOpt = 32,
@@ -29,12 +39,16 @@ def visualize(
     """A UMAP 2-D map of the embeddings, coloured by cluster (and by character for a labelled folder)."""
     check_method(method)
     check_writable(out)
+    found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face, margin=margin)
+    around = make_context(context, weights, found)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
         result = draw_map(image_dir, model, out, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size,
-                          seed=seed, thumbnails=thumbnails, progress=progress)
+                          seed=seed, thumbnails=thumbnails, detector=found, context=around,
+                          progress=progress)
     for skipped in result["skipped"]:
         warn(f"skipped {skipped['path']}: {skipped['reason']}")
+    report_no_face(result["no_face"], detector)
 
     if json_out:
         print_json(result)
