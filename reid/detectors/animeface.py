@@ -53,7 +53,10 @@ def _offsets_match() -> bool:
 
 class AnimeFaceDetector(Detector):
     name = "animeface"
-    margin = 0.0
+    # Its boxes are tighter than lbp_cascade's (0.74 of the width, inside it, on 43 faces both found in
+    # keima3_raw); 0.17 on every side cuts crops like the cascade's, which encoders and most reference sets
+    # were made with: there, classify accuracy rose from 0.83 to 0.89 and AMI from 0.66 to 0.72.
+    margin = 0.17
 
     def __init__(self, *, min_face: int | None = None, min_likelihood: float = 0.5, margin: float | None = None):
         if not _offsets_match():
