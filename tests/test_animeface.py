@@ -68,3 +68,20 @@ def test_an_unchecked_animeface_version_is_refused(cli, tmp_path, monkeypatch):
     (tmp_path / "pages").mkdir()
     result = cli("detect", tmp_path / "pages", "--detector", "animeface", ok=False)
     assert result.exit_code == 1 and "animeface 9.9 is installed" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_large_image_is_scanned_shrunk_and_boxes_come_back_in_its_coordinates(monkeypatch):
+    import reid.detectors.animeface as module
+    from reid.detectors.animeface import _overlap
+
+    page = Image.new("RGB", (320, 320), "white")
+    page.paste(draw_character(CHARACTERS[3], random.Random(3), 256), (32, 32))  # a seed found at both sizes
+    [full] = AnimeFaceDetector().detect(page)
+    monkeypatch.setattr(module, "MAX_SCAN_PIXELS", 320 * 320 // 4)  # scanned at half size
+    [shrunk] = AnimeFaceDetector().detect(page)
+    assert _overlap(full, shrunk) > 0.8  # unscaled half-size coordinates would not overlap at all
+
+
+def test_tiny_images_have_no_face():
+    for size in [(1, 1), (5, 300), (43, 43)]:
+        assert AnimeFaceDetector(min_face=10).detect(Image.new("RGB", size, "grey")) == []

@@ -21,6 +21,9 @@ from reid.errors import ReidError
 
 SUPPORTED_VERSION = "2.0.3"  # the build whose struct offsets were checked; another could crash the process
 NATIVE_MIN_FACE = 43  # px: the smallest window the detector scans (42.592 in its source)
+# The binary holds about 32 bytes of float maps per pixel: a larger image is scanned shrunk to this size
+# (a face still 43 px there is at least 100 px in a 80 MP page).
+MAX_SCAN_PIXELS = 16_000_000
 
 
 class _ImagingLayout(ctypes.Structure):
@@ -85,17 +88,20 @@ class AnimeFaceDetector(Detector):
         boxes = []
         for found in self._raw_detect(scanned):
             x, y, w, h = (v / scale for v in found["face_box"])
-            if found["likelihood"] >= self.min_likelihood and (not self.min_face or w >= self.min_face):
+            if found["likelihood"] >= self.min_likelihood and w >= (self.min_face or 0):
                 boxes.append(Box(max(0, round(x)), max(0, round(y)), min(image.width, round(x + w)),
                                  min(image.height, round(y + h)), float(found["likelihood"])))
         return boxes
 
     def detect(self, image: Image.Image) -> list[Box]:
-        boxes = self._scan(image, 1.0)
-        if self.min_face and self.min_face < NATIVE_MIN_FACE:
+        def capped(scale: float) -> float:
+            return min(scale, (MAX_SCAN_PIXELS / (image.width * image.height)) ** 0.5)
+
+        boxes = self._scan(image, capped(1.0))
+        if self.min_face and self.min_face < NATIVE_MIN_FACE and capped(NATIVE_MIN_FACE / self.min_face) > capped(1.0):
             # Faces under the scanning window are found on an enlarged copy; the native scan is kept too, because
             # enlarging loses some large faces (on keima3_raw, 99 of 106 illustrations natively, 86 enlarged 1.8x).
-            boxes += self._scan(image, NATIVE_MIN_FACE / self.min_face)
+            boxes += self._scan(image, capped(NATIVE_MIN_FACE / self.min_face))
         return non_maximum_suppression(boxes)
 
 
