@@ -51,7 +51,7 @@ class Evaluation:
     verification: dict[str, float]
     clustering_runs: list[dict[str, float]]
     failures: list[ImageLoadError] = field(default_factory=list)
-    per_character: dict[str, dict] = field(default_factory=dict)  # images, top1_recall, confused_with
+    per_character: dict[str, dict] = field(default_factory=dict)  # faces, top1_recall, confused_with
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # true -> nearest neighbour's character -> faces
     mistakes: list[Mistake] = field(default_factory=list)  # worst (highest-scoring) first
     score_histogram: dict[str, list] = field(default_factory=dict)
@@ -118,7 +118,7 @@ def _neighbour_analysis(labels: list[str], vectors: np.ndarray, embedded: Embedd
         row = confusion[name]
         total = sum(row.values())
         wrong = {other: n for other, n in row.items() if other != name}
-        per_character[name] = {"images": total, "top1_recall": row.get(name, 0) / total,
+        per_character[name] = {"faces": total, "top1_recall": row.get(name, 0) / total,
                                "confused_with": max(wrong, key=wrong.get) if wrong else None}
     mistakes = [Mistake(embedded.entry(i), labels[i], embedded.entry(int(j)), labels[j], float(s))
                 for i, (j, s) in enumerate(zip(neighbours, scores)) if labels[j] != labels[i]]

@@ -107,7 +107,7 @@ def _recall(result: Evaluation) -> str:
     rows = []
     for name, stats in sorted(result.per_character.items(), key=lambda kv: (kv[1]["top1_recall"], kv[0])):
         recall = stats["top1_recall"]
-        rows.append(f'<tr><td>{escape(name)}</td><td class="num">{stats["images"]}</td>'
+        rows.append(f'<tr><td>{escape(name)}</td><td class="num">{stats["faces"]}</td>'
                     f'<td class="num">{recall:.3f}</td><td><span class="bar" style="width:{recall * 150:.0f}px"></span></td>'
                     f'<td>{escape(stats["confused_with"] or "")}</td></tr>')
     return ("<p class=muted>Share of each character's faces whose nearest other face shows the same character "

@@ -35,7 +35,7 @@ def test_report_has_metrics_recall_confused_faces_and_histogram(cli, lookalikes,
     assert {out["confused_pairs"][0]["a"], out["confused_pairs"][0]["b"]} == {"A<i>", "Aoi"}
     recall = {name: stats["top1_recall"] for name, stats in out["per_character"].items()}
     assert recall["Beni"] > max(recall["Aoi"], recall["A<i>"]), recall
-    assert sum(c["images"] for c in out["per_character"].values()) == out["images"] == 15
+    assert sum(c["faces"] for c in out["per_character"].values()) == out["images"] == 15
     assert [p.name for p in report.parent.iterdir()] == ["report.html"]  # nothing half-written beside it
 
 

@@ -47,8 +47,8 @@ def evaluate(
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
         result = run_evaluation(dataset_dir, model, runs=runs, method=method, umap_dim=umap_dim,
-                                min_cluster_size=min_cluster_size, merge_threshold=merge_threshold, threshold=threshold, detector=found, context=around,
-                                progress=progress)
+                                min_cluster_size=min_cluster_size, merge_threshold=merge_threshold, threshold=threshold,
+                                detector=found, context=around, progress=progress)
     report_skipped(result.failures)
     report_no_face(result.no_face, detector)
     if report is not None:
