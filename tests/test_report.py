@@ -69,3 +69,13 @@ def test_evaluate_json_lists_per_character_recall_and_histogram(cli, dataset):
     assert len(histogram["edges"]) == len(histogram["same"]) + 1
     assert sum(histogram["same"]) + sum(histogram["different"]) == 18 * 17 // 2
     assert set(out["per_character"]) == {"Aoi", "Beni", "Kiiro"}
+
+
+def test_report_lists_the_images_it_could_not_evaluate(cli, lookalikes, tmp_path):
+    bad = lookalikes / "Beni" / "zz_bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    result = cli("evaluate", lookalikes, "--encoder", "color_texture", "--runs", "1", "--umap-dim", "0",
+                 "--report", tmp_path / "r.html")
+    assert "zz_bad.png" in result.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert "<h2>Not evaluated (1)</h2>" in html and str(bad) in html
