@@ -79,10 +79,9 @@ def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None
     pairs = reference_files(read_enrollment(enroll_path))
     index_path = Path(index_path) if index_path else default_index_path(enroll_path, encoder, context)
     sources = {"encoder_identity": encoder.identity(), "files": _signature([p for _, p in pairs])}
-    if context is not None:
-        sources["faces"] = {**detector.identity(), **context.identity()}
-    else:
-        detector = None
+    cutter = detector if context is not None else None  # face-crop references are embedded whole
+    if cutter is not None:
+        sources["faces"] = {**cutter.identity(), **context.identity()}
     if not rebuild and index_path.exists():
         try:
             saved = ReferenceIndex.load(index_path)
@@ -93,9 +92,9 @@ def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None
             return Enrolled(saved, index_path, reused=True, failures=skipped)
     label_of = {path: name for name, path in pairs}
     embedded = embed_paths(encoder, [p for _, p in pairs], progress=progress, description="enrolling references",
-                           detector=detector, context=context)
+                           detector=cutter, context=context)
     # a reference with no face is as unusable as an unreadable one: both are reported the same way
-    failures = embedded.failures + [ImageLoadError(p, f"no face found by {detector.name}") for p in embedded.no_face]
+    failures = embedded.failures + [ImageLoadError(p, f"no face found by {cutter.name}") for p in embedded.no_face]
     missing = set(label_of.values()) - {label_of[p] for p in embedded.paths}
     if missing:
         unusable = "; ".join(str(f) for f in failures if label_of[Path(f.path)] in missing)

@@ -51,7 +51,6 @@ class Evaluation:
     verification: dict[str, float]
     clustering_runs: list[dict[str, float]]
     failures: list[ImageLoadError] = field(default_factory=list)
-    per_character: dict[str, dict] = field(default_factory=dict)  # faces, top1_recall, confused_with
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # true -> nearest neighbour's character -> faces
     mistakes: list[Mistake] = field(default_factory=list)  # worst (highest-scoring) first
     score_histogram: dict[str, list] = field(default_factory=dict)
@@ -66,6 +65,17 @@ class Evaluation:
         keys = self.clustering_runs[0].keys() if self.clustering_runs else []
         return {k: {"mean": float(np.mean([r[k] for r in self.clustering_runs])),
                     "std": float(np.std([r[k] for r in self.clustering_runs]))} for k in keys}
+
+    def per_character(self) -> dict[str, dict]:
+        """Each character's faces, leave-one-out recall, and the character its faces are most often mistaken for."""
+        out = {}
+        for name in sorted(self.confusion):
+            row = self.confusion[name]
+            total = sum(row.values())
+            wrong = {other: n for other, n in row.items() if other != name}
+            out[name] = {"faces": total, "top1_recall": row.get(name, 0) / total,
+                         "confused_with": max(wrong, key=wrong.get) if wrong else None}
+        return out
 
     def confused_pairs(self) -> list[tuple[str, str, int]]:
         """Character pairs by how many faces of either had the other as nearest neighbour, worst first."""
@@ -97,7 +107,7 @@ class Evaluation:
             "threshold": self.threshold, "top1": self.top1, "eer": self.eer, "eer_threshold": self.eer_threshold,
             **{f"{k}_at_threshold": v for k, v in self.verification.items()},
             "clustering": self.clustering_summary(), "clustering_runs": self.clustering_runs,
-            "per_character": self.per_character,
+            "per_character": self.per_character(),
             "confused_pairs": [{"a": a, "b": b, "faces": n} for a, b, n in self.confused_pairs()],
             "score_histogram": self.score_histogram,
             "detector": self.detector, "context": self.context,
@@ -107,23 +117,16 @@ class Evaluation:
 
 
 def _neighbour_analysis(labels: list[str], vectors: np.ndarray, embedded: Embedded):
-    """Per-character top-1 recall, the confusion of nearest neighbours, and the mistakes, worst first."""
+    """The confusion of nearest neighbours (true -> neighbour's character -> faces) and the mistakes, worst first."""
     neighbours, scores = metrics.nearest_others(vectors)
     confusion: dict[str, dict[str, int]] = {}
     for label, j in zip(labels, neighbours):
         row = confusion.setdefault(label, {})
         row[labels[j]] = row.get(labels[j], 0) + 1
-    per_character = {}
-    for name in sorted(confusion):
-        row = confusion[name]
-        total = sum(row.values())
-        wrong = {other: n for other, n in row.items() if other != name}
-        per_character[name] = {"faces": total, "top1_recall": row.get(name, 0) / total,
-                               "confused_with": max(wrong, key=wrong.get) if wrong else None}
     mistakes = [Mistake(embedded.entry(i), labels[i], embedded.entry(int(j)), labels[j], float(s))
                 for i, (j, s) in enumerate(zip(neighbours, scores)) if labels[j] != labels[i]]
     mistakes.sort(key=lambda m: -m.score)
-    return per_character, confusion, mistakes
+    return confusion, mistakes
 
 
 def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, method: str = "hdbscan",
@@ -143,7 +146,7 @@ def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, metho
     threshold = encoder.threshold if threshold is None else threshold
     scores, same = metrics.pair_scores(vectors, labels)
     eer, eer_threshold = metrics.equal_error_rate(scores, same)
-    per_character, confusion, mistakes = _neighbour_analysis(labels, vectors, embedded)
+    confusion, mistakes = _neighbour_analysis(labels, vectors, embedded)
     progress = progress or NoProgress()
     progress.start(runs, "clustering runs")
     runs_out = []
@@ -156,7 +159,7 @@ def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, metho
     return Evaluation(
         encoder.name, len(labels), len(set(labels)), threshold, top1=1 - len(mistakes) / len(labels), eer=eer,
         eer_threshold=eer_threshold, verification=metrics.verification_at(scores, same, threshold),
-        clustering_runs=runs_out, failures=embedded.failures, per_character=per_character, confusion=confusion,
+        clustering_runs=runs_out, failures=embedded.failures, confusion=confusion,
         mistakes=mistakes, score_histogram=metrics.score_histogram(scores, same), dataset=str(dataset_dir),
         method=method, detector=detector.name if detector is not None else None,
         margin=detector.margin if detector is not None else 0.0,

@@ -105,7 +105,7 @@ def _metrics(result: Evaluation) -> str:
 
 def _recall(result: Evaluation) -> str:
     rows = []
-    for name, stats in sorted(result.per_character.items(), key=lambda kv: (kv[1]["top1_recall"], kv[0])):
+    for name, stats in sorted(result.per_character().items(), key=lambda kv: (kv[1]["top1_recall"], kv[0])):
         recall = stats["top1_recall"]
         rows.append(f'<tr><td>{escape(name)}</td><td class="num">{stats["faces"]}</td>'
                     f'<td class="num">{recall:.3f}</td><td><span class="bar" style="width:{recall * 150:.0f}px"></span></td>'
