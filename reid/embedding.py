@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterator, Protocol, Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from reid.context import BodyContext, body_views
 from reid.detectors.base import Box, Detector, crop
@@ -70,10 +70,10 @@ def readable_images(paths: Sequence[Path], failures: list[ImageLoadError],
 
 def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress | None = None,
                 description: str = "embedding", detector: Detector | None = None,
-                context: BodyContext | None = None) -> Embedded:
+                context: BodyContext | None = None, grayscale: bool = False) -> Embedded:
     """Embed every readable image in ``paths`` (every face in it, with a ``detector``; with a ``context``, each
     face fused with the region below it); unreadable images go to ``failures`` and face-less ones to
-    ``no_face``, in order."""
+    ``no_face``, in order. ``grayscale`` turns each image grey first, as a manga page is."""
     progress = progress or NoProgress()
     progress.start(len(paths), description)
     ok: list[Path] = []
@@ -83,6 +83,8 @@ def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress |
 
     def views() -> Iterator:
         for path, image in readable_images(paths, failures, progress):
+            if grayscale:
+                image = ImageOps.grayscale(image).convert("RGB")
             found = [None] if detector is None else detector.detect(image)
             if not found:
                 no_face.append(path)

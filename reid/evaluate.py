@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -17,13 +19,22 @@ from reid.errors import ImageLoadError, ReidError
 from reid.images import list_images
 
 
-def labelled_images(dataset_dir: str | Path) -> list[tuple[str, Path]]:
+def labelled_images(dataset_dir: str | Path, exclude: Sequence[str] = ()) -> list[tuple[str, Path]]:
+    """(character, image) for each sub-folder of ``dataset_dir``. A last path component with glob characters
+    (``charfaces/touhou__*``) keeps the matching character folders only; ``exclude`` patterns drop folders."""
     dataset_dir = Path(dataset_dir)
+    pattern = "*"
+    if any(c in dataset_dir.name for c in "*?["):
+        dataset_dir, pattern = dataset_dir.parent, dataset_dir.name
     list_images(dataset_dir)  # the folder's own errors first (missing, not a folder)
-    pairs = [(d.name, p) for d in sorted(dataset_dir.iterdir()) if d.is_dir() for p in list_images(d)]
+    folders = [d for d in sorted(dataset_dir.iterdir()) if d.is_dir() and fnmatch.fnmatchcase(d.name, pattern)
+               and not any(fnmatch.fnmatchcase(d.name, x) for x in exclude)]
+    pairs = [(d.name, p) for d in folders for p in list_images(d)]
     characters = {label for label, _ in pairs}
     if len(characters) < 2:
-        raise ReidError(f"{dataset_dir}: needs at least two sub-folders of images, one per character "
+        selection = f" matching {pattern!r}" if pattern != "*" else ""
+        selection += f" (excluding {', '.join(exclude)})" if exclude else ""
+        raise ReidError(f"{dataset_dir}: needs at least two sub-folders of images{selection}, one per character "
                         f"(found {len(characters)})")
     return pairs
 
@@ -49,6 +60,7 @@ class Evaluation:
     eer: float
     eer_threshold: float
     verification: dict[str, float]
+    best_f1: dict[str, float]
     clustering_runs: list[dict[str, float]]
     failures: list[ImageLoadError] = field(default_factory=list)
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # true -> nearest neighbour's character -> faces
@@ -60,6 +72,7 @@ class Evaluation:
     margin: float = 0.0
     context: dict | None = None
     no_face: list[Path] = field(default_factory=list)
+    grayscale: bool = False
 
     def clustering_summary(self) -> dict[str, dict[str, float]]:
         keys = self.clustering_runs[0].keys() if self.clustering_runs else []
@@ -95,6 +108,7 @@ class Evaluation:
             ("top-1 (leave-one-out)", f"{self.top1:.3f}"),
             ("EER", f"{self.eer:.3f} (at score {self.eer_threshold:.3f})"),
             (f"F1 at threshold {self.threshold:.2f}", f"{v['f1']:.3f} (precision {v['precision']:.3f}, recall {v['recall']:.3f})"),
+            ("best F1 (any threshold)", f"{self.best_f1['f1']:.3f} (at score {self.best_f1['threshold']:.3f})"),
             *[(f"{k.upper()} ({self.method}, {runs} runs)", f"{s['mean']:.3f} ± {s['std']:.3f}")
               for k, s in c.items() if k in ("ami", "nmi", "ari")],
             ("clusters found (mean)", f"{c['clusters']['mean']:.1f} for {self.n_characters} characters"),
@@ -105,7 +119,8 @@ class Evaluation:
         return {
             "encoder": self.encoder, "images": self.n_images, "characters": self.n_characters,
             "threshold": self.threshold, "top1": self.top1, "eer": self.eer, "eer_threshold": self.eer_threshold,
-            **{f"{k}_at_threshold": v for k, v in self.verification.items()},
+            **{f"{k}_at_threshold": v for k, v in self.verification.items()}, "best_f1": self.best_f1,
+            "grayscale": self.grayscale,
             "clustering": self.clustering_summary(), "clustering_runs": self.clustering_runs,
             "per_character": self.per_character(),
             "confused_pairs": [{"a": a, "b": b, "faces": n} for a, b, n in self.confused_pairs()],
@@ -132,12 +147,14 @@ def _neighbour_analysis(labels: list[str], vectors: np.ndarray, embedded: Embedd
 def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, method: str = "hdbscan",
              umap_dim: int = 32, min_cluster_size: int = 5, merge_threshold: float | None = None,
              threshold: float | None = None, detector: Detector | None = None, context: BodyContext | None = None,
-             progress: Progress | None = None) -> Evaluation:
-    """Every face gets its folder's character; with a ``detector``, each face found in an illustration."""
+             grayscale: bool = False, progress: Progress | None = None) -> Evaluation:
+    """Every face gets its folder's character; with a ``detector``, each face found in an illustration.
+    ``grayscale`` measures the manga case on a colour set: every image is turned grey first."""
     check_method(method)
     pairs = labelled_images(dataset_dir)
     label_of = {path: label for label, path in pairs}
-    embedded = embed_paths(encoder, [p for _, p in pairs], progress=progress, detector=detector, context=context)
+    embedded = embed_paths(encoder, [p for _, p in pairs], progress=progress, detector=detector, context=context,
+                           grayscale=grayscale)
     labels = [label_of[p] for p in embedded.paths]
     if len(set(labels)) < 2:
         raise ReidError(f"{dataset_dir}: fewer than two characters have readable images"
@@ -159,8 +176,9 @@ def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, metho
     return Evaluation(
         encoder.name, len(labels), len(set(labels)), threshold, top1=1 - len(mistakes) / len(labels), eer=eer,
         eer_threshold=eer_threshold, verification=metrics.verification_at(scores, same, threshold),
+        best_f1=metrics.best_f1(scores, same),
         clustering_runs=runs_out, failures=embedded.failures, confusion=confusion,
         mistakes=mistakes, score_histogram=metrics.score_histogram(scores, same), dataset=str(dataset_dir),
         method=method, detector=detector.name if detector is not None else None,
         margin=detector.margin if detector is not None else 0.0,
-        context=context.identity() if context is not None else None, no_face=embedded.no_face)
+        context=context.identity() if context is not None else None, no_face=embedded.no_face, grayscale=grayscale)

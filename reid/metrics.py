@@ -52,6 +52,15 @@ def verification_at(scores: np.ndarray, same: np.ndarray, threshold: float) -> d
     return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
 
 
+def best_f1(scores: np.ndarray, same: np.ndarray) -> dict[str, float]:
+    """The highest F1 over all thresholds, and where it lies (how CCIP-style models report F1)."""
+    precision, recall, thresholds = skm.precision_recall_curve(same, scores)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    i = int(np.argmax(f1[:-1])) if len(thresholds) else 0  # the last point (recall 0) has no threshold
+    return {"f1": float(f1[i]), "threshold": float(thresholds[i]) if len(thresholds) else 1.0,
+            "precision": float(precision[i]), "recall": float(recall[i])}
+
+
 def clustering_scores(true: list[str], predicted: np.ndarray) -> dict[str, float]:
     """AMI / NMI / ARI, each noise point counted as a cluster of its own (unassigned, not one big cluster)."""
     predicted = np.asarray(predicted).copy()

@@ -41,9 +41,11 @@ def test_merging_happens_before_small_clusters_are_dropped():
 def test_cluster_command_takes_merge_threshold_and_min_csize(cli, dataset):
     out = cli.json("cluster", dataset / "targets", "--method", "dbscan", "--merge-threshold", "-1", "--min-csize", "2")
     assert out["clusters"] == 1  # a threshold of -1 merges everything
-    evaluated = cli.json("evaluate", dataset / "references", "--runs", "1", "--umap-dim", "0", "--method", "dbscan",
-                         "--merge-threshold", "-1")
-    assert evaluated["clustering"]["clusters"]["mean"] == 1 and evaluated["clustering"]["ami"]["mean"] < 0.05
+    options = ["--runs", "1", "--umap-dim", "0", "--method", "hdbscan"]
+    apart = cli.json("evaluate", dataset / "references", *options)["clustering"]
+    merged = cli.json("evaluate", dataset / "references", *options, "--merge-threshold", "-1")["clustering"]
+    assert apart["clusters"]["mean"] > 1 and merged["clusters"]["mean"] == 1
+    assert merged["noise"]["mean"] == 0 and merged["ami"]["mean"] < 0.05 < apart["ami"]["mean"]
 
 
 def test_visualize_draws_clusters_and_true_characters(cli, dataset, tmp_path):

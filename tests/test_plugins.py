@@ -18,8 +18,8 @@ def test_builtins_register_encoders_detectors_clusterers(cli):
     assert listing["reid.detectors.builtin"]["registers"]["detectors"] == ["animeface", "lbp_cascade", "whole"]
     assert set(listing["reid.clusterers.builtin"]["registers"]["clusterers"]) == {"hdbscan", "dbscan", "optics", "agglomerative"}
     assert all(p["ok"] for p in listing.values())
-    shipped = listing["anime_lite0"]  # the default model, a plugin directory under plugins/
-    assert shipped["source"] == "directory" and shipped["registers"] == {"encoders": ["anime_lite0"]}
+    shipped = listing["charfaces_lite0"]  # the default model, a plugin directory under plugins/
+    assert shipped["source"] == "directory" and shipped["registers"] == {"encoders": ["charfaces_lite0"]}
 
 
 def test_plugin_directory_is_discovered_and_its_encoder_used(cli, tmp_path, dataset):
@@ -50,7 +50,7 @@ def test_load_order_builtins_then_entry_points_then_directories(cli, tmp_path, m
     plugin = write_plugin(tmp_path / "dir_plugin", TOY_ENCODER_PLUGIN)
     listing = cli.json("--plugin-dir", plugin, "plugins")
     assert [p["source"] for p in listing] == ["builtin"] * 3 + ["entrypoint", "directory", "directory"]
-    assert [p["name"] for p in listing[-2:]] == ["anime_lite0", "dir_plugin"]  # shipped, then --plugin-dir
+    assert [p["name"] for p in listing[-2:]] == ["charfaces_lite0", "dir_plugin"]  # shipped, then --plugin-dir
     assert listing[3]["registers"] == {"encoders": ["from_ep"]}
 
 
@@ -107,7 +107,7 @@ def test_unknown_encoder_name_lists_the_valid_ones(cli, dataset):
     a, b = sorted((dataset / "references" / "Aoi").iterdir())[:2]
     result = cli("similarity", a, b, "--encoder", "nope", ok=False)
     assert result.exit_code == 1
-    assert result.stderr.strip() == "error: unknown encoder 'nope'; valid encoders: anime_lite0, color_texture"
+    assert result.stderr.strip() == "error: unknown encoder 'nope'; valid encoders: charfaces_lite0, color_texture"
     with pytest.raises(UnknownNameError, match="valid clusterers: agglomerative, dbscan, hdbscan, optics"):
         plugins.registry("clusterers").create("kmeans")
 
@@ -117,7 +117,7 @@ def test_reid_hookimpl_is_reexported():
     from reid.hookspecs import hookimpl
 
     assert reid.hookimpl is hookimpl
-    assert load_encoder().name == DEFAULT_ENCODER == "anime_lite0"
+    assert load_encoder().name == DEFAULT_ENCODER == "charfaces_lite0"
 
 
 def test_default_falls_back_to_the_weights_free_encoder_without_the_shipped_model(monkeypatch, tmp_path):

@@ -104,13 +104,15 @@ def test_train_deepcluster_from_a_finetuned_plugin(cli, tmp_path, references):
     finetuned = tmp_path / "ft"
     cli("train", "finetune", references, "--out", finetuned, "--arch", "resnet18", "--lr", "0.005", *TINY)
     plugin = tmp_path / "dc"
+    # labelled calibration: on 18 drawings the last k-means may put every image in one cluster
     cli("train", "deepcluster", references, "--out", plugin, "--init", finetuned, "--k", "4", "--epochs", "2",
-        "--batch-size", "8", "--lr", "0.005")
+        "--batch-size", "8", "--lr", "0.005", "--val-dir", references)
     log = assert_training_outputs(plugin, epochs=2)
     assert log[0]["clusters"] <= 4 and 0.0 <= log[1]["nmi_previous"] <= 1.0
     config = assert_loads_and_embeds(cli, plugin, "dc", references, dim=512)
     assert config["num_classes"] == 4 and config["input_size"] == 32  # taken over from --init
     assert config["training"]["starting_weights"] == "plugin ft"
+    assert config["training"]["calibrated_on"] == "labelled --val-dir"
 
 
 class StopAtEpoch:
@@ -153,7 +155,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(cli, tmp_path, reference
 
 
 @pytest.mark.parametrize("args, message", [
-    (["metric", "--loss", "center"], "unknown loss 'center'; valid: multi_similarity, triplet, arcface"),
+    (["metric", "--loss", "center"], "unknown loss 'center'; valid: multi_similarity, triplet, arcface, subcenter_arcface"),
     (["metric", "--arch", "vit"], "unknown trunk 'vit'; valid: efficientnet_lite0, resnet18"),
     (["metric", "--init", "imagenet"], "no offline ImageNet weights ship for resnet18"),
     (["metric", "--init", "missing.pt"], "missing.pt: --init file not found"),
@@ -206,3 +208,35 @@ def test_efficientnet_lite0_imagenet_weights_convert_exactly():
     with torch.no_grad():
         features = net(torch.zeros(1, 3, 64, 64))
     assert features.shape == (1, 1280) and torch.isfinite(features).all()
+
+
+def test_glob_selects_and_exclude_drops_character_folders(tmp_path, references):
+    from reid.evaluate import labelled_images
+
+    assert {label for label, _ in labelled_images(references / "[AB]*")} == {"Aoi", "Beni"}
+    assert {label for label, _ in labelled_images(references, exclude=["A*"])} == {"Beni", "Kiiro"}
+    with pytest.raises(ReidError, match=r"matching 'Z\*'"):
+        labelled_images(references / "Z*")
+
+
+def test_train_metric_holds_out_excluded_and_validation_characters(tmp_path, dataset):
+    # five characters: one excluded, two validated on, two trained on
+    corpus = tmp_path / "corpus"
+    shutil.copytree(dataset / "references", corpus)
+    shutil.copytree(corpus / "Kiiro", corpus / "Dora")
+    shutil.copytree(corpus / "Beni", corpus / "Eve")
+    result = train_metric(corpus, tmp_path / "out", loss="subcenter_arcface", epochs=1, batch_size=8, input_size=32,
+                          embedding_dim=8, monochrome=1.0, exclude=["Eve"], val_dir=corpus / "[DK]*")
+    training = result.config["training"]
+    assert training["train_characters"] == 2 and training["exclude"] == ["Eve"] and training["monochrome"] == 1.0
+    assert training["calibrated_on"] == "held-out split" and np.isfinite(result.history[-1]["loss"])
+    with pytest.raises(ReidError, match="fewer than two characters to train on"):
+        train_metric(corpus, tmp_path / "out2", epochs=1, batch_size=8, input_size=32, embedding_dim=8,
+                     exclude=["Eve"], val_dir=corpus / "[BDK]*")
+
+
+def test_calibration_without_different_characters_is_one_clear_error():
+    from reid.training.run import verification_summary
+
+    with pytest.raises(ReidError, match="no different-character pairs; pass --val-dir"):
+        verification_summary(np.eye(3, dtype=np.float32), [0, 0, 0])

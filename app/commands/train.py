@@ -24,7 +24,7 @@ EmbeddingDimHelp = "Width of the linear projection; equal to the trunk's width (
 InputSizeOpt = Annotated[int, typer.Option("--input-size", min=16, help="Side in pixels the network sees.")]
 InitOpt = Annotated[str, typer.Option("--init", help=f"Starting weights: {INIT_HELP}.")]
 ValFractionOpt = Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9, help="Held out to calibrate the threshold: whole characters when there are 5 or more, else images.")]
-ValDirOpt = Annotated[Optional[Path], typer.Option("--val-dir", help="A separate labelled folder to calibrate the threshold on (instead of --val-fraction).")]
+ValDirOpt = Annotated[Optional[Path], typer.Option("--val-dir", help="A separate labelled folder to calibrate the threshold on (instead of --val-fraction); a glob as its last part picks character folders, e.g. 'charfaces/starrail__*', and those are left out of training.")]
 TrainSeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (initialisation, sampling, augmentation, split).")]
 FuseOpt = Annotated[Optional[list[str]], typer.Option("--fuse", help="Concatenate another encoder's embedding, NAME or NAME:WEIGHT (repeatable), e.g. color_texture; the threshold is calibrated on the fused score.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the interrupted run in --out from its last checkpoint.")]
@@ -53,7 +53,7 @@ def metric(
     name: NameOpt = None,
     arch: Annotated[str, typer.Option("--arch", help="Trunk: efficientnet_lite0, resnet18, resnet34, resnet50, resnet101.")] = "resnet18",
     init: InitOpt = "none",
-    loss: Annotated[str, typer.Option("--loss", help="multi_similarity (with its miner), triplet (semi-hard miner) or arcface.")] = "multi_similarity",
+    loss: Annotated[str, typer.Option("--loss", help="multi_similarity (with its miner), triplet (semi-hard miner), arcface or subcenter_arcface (3 centres per character).")] = "multi_similarity",
     embedding_dim: Annotated[int, typer.Option("--embedding-dim", min=2, help=EmbeddingDimHelp)] = 128,
     per_class: Annotated[int, typer.Option("--per-class", min=2, help="Images of each character in a batch.")] = 4,
     trunk_lr_scale: Annotated[Optional[float], typer.Option("--trunk-lr-scale", min=0.0, help="Trunk learning rate as a share of --lr; 0 freezes it. Default: 0.1 with pretrained --init, else 1.")] = None,
@@ -61,6 +61,8 @@ def metric(
     batch_size: TrainBatchOpt = 32,
     lr: LrOpt = 1e-3,
     input_size: InputSizeOpt = 128,
+    monochrome: Annotated[float, typer.Option("--monochrome", min=0.0, max=1.0, help="Share of training views made grey, half of them screentoned, so identity survives without colour (manga).")] = 0.25,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Character folders to leave out, a glob pattern (repeatable), e.g. 'touhou__*' to hold out a franchise.")] = None,
     val_fraction: ValFractionOpt = 0.2,
     val_dir: ValDirOpt = None,
     fuse: FuseOpt = None,
@@ -77,7 +79,7 @@ def metric(
     with progress_bar() as progress:
         result = train_metric(dataset_dir, out, name=name, arch=arch, init=init, loss=loss, embedding_dim=embedding_dim,
                               epochs=epochs, batch_size=batch_size, per_class=per_class, lr=lr, trunk_lr_scale=trunk_lr_scale,
-                              input_size=input_size,
+                              input_size=input_size, monochrome=monochrome, exclude=exclude or [],
                               val_fraction=val_fraction, val_dir=val_dir, fuse=fuse or [], seed=seed, resume=resume, device=device,
                               progress=progress)
     _report(result, json_out)

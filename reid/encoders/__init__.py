@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from reid.encoders.base import Encoder
 
-#: the learned model shipped in plugins/anime_lite0 (see its MODEL_CARD.md)
-DEFAULT_ENCODER = "anime_lite0"
+#: the learned model shipped in plugins/charfaces_lite0 (see its MODEL_CARD.md)
+DEFAULT_ENCODER = "charfaces_lite0"
 #: built in and weights-free: the default where the shipped plugin directory is absent (a wheel install)
 FALLBACK_ENCODER = "color_texture"
 

@@ -28,12 +28,17 @@ class Encoder(abc.ABC):
     mean: Sequence[float] = IMAGENET_MEAN
     std: Sequence[float] = IMAGENET_STD
     embedding_dim: int = 0
+    #: also embed the mirror image and average the two (test-time augmentation; twice the compute)
+    flip: bool = False
 
-    def __init__(self, *, device: str | None = None, batch_size: int = 32, threshold: float | None = None):
+    def __init__(self, *, device: str | None = None, batch_size: int = 32, threshold: float | None = None,
+                 flip: bool | None = None):
         self.device = resolve_device(device)
         self.batch_size = max(1, int(batch_size))
         if threshold is not None:
             self.threshold = float(threshold)
+        if flip is not None:
+            self.flip = bool(flip)
 
     @abc.abstractmethod
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
@@ -41,7 +46,8 @@ class Encoder(abc.ABC):
 
     def identity(self) -> dict[str, Any]:
         """What must match for saved embeddings to be reused (name, version, weights...)."""
-        return {"encoder": self.name, "input_size": self.input_size, "dim": self.embedding_dim}
+        return {"encoder": self.name, "input_size": self.input_size, "dim": self.embedding_dim,
+                **({"flip": True} if self.flip else {})}
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         image = image.convert("RGB").resize((self.input_size, self.input_size), Image.Resampling.BILINEAR)
@@ -69,8 +75,10 @@ class Encoder(abc.ABC):
 
     @torch.no_grad()
     def _embed_batch(self, batch: list[torch.Tensor]) -> np.ndarray:
-        features = self.forward(torch.stack(batch).to(self.device))
-        features = F.normalize(features.float().flatten(1), dim=1)
+        pixels = torch.stack(batch).to(self.device)
+        features = F.normalize(self.forward(pixels).float().flatten(1), dim=1)
+        if self.flip:
+            features = F.normalize(features + F.normalize(self.forward(pixels.flip(-1)).float().flatten(1), dim=1), dim=1)
         return features.cpu().numpy()
 
 

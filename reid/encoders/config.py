@@ -33,7 +33,7 @@ def _classifier_layer(**kwargs):
 ARCHITECTURES: dict[str, Callable[..., Any]] = {"metric": _metric, "resnet18_metric": _metric,
                                                 "classifier_layer": _classifier_layer}
 _ARCH_DEFAULTS = {"resnet18_metric": {"arch": "resnet18"}}
-_PASSED_THROUGH = ("embedding_dim", "input_size", "mean", "std", "arch", "layer", "num_classes")
+_PASSED_THROUGH = ("embedding_dim", "input_size", "mean", "std", "arch", "layer", "num_classes", "flip")
 
 
 def read_config(config_path: str | Path) -> dict[str, Any]:

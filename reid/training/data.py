@@ -17,6 +17,7 @@ from reid.errors import ImageLoadError, ReidError
 from reid.evaluate import labelled_images
 from reid.embedding import readable_images
 from reid.images import require_images
+from reid.training.augment import MonochromeViews
 
 # Crops are cached a little larger than the network input so RandomResizedCrop has room to move.
 CACHE_MARGIN = 1.15
@@ -55,9 +56,10 @@ def _decode(paths: list[Path], cache_size: int, progress) -> tuple[list[int], li
     return kept, images, failures
 
 
-def read_labelled(dataset_dir: str | Path, input_size: int, progress) -> TrainingImages:
-    """One sub-folder per character; unreadable images are skipped and listed in ``failures``."""
-    pairs = labelled_images(dataset_dir)
+def read_labelled(dataset_dir: str | Path, input_size: int, progress, exclude: Sequence[str] = ()) -> TrainingImages:
+    """One sub-folder per character (but those matching an ``exclude`` pattern); unreadable images are skipped
+    and listed in ``failures``."""
+    pairs = labelled_images(dataset_dir, exclude)
     classes = sorted({label for label, _ in pairs})
     paths = [path for _, path in pairs]
     labels = np.array([classes.index(label) for label, _ in pairs])
@@ -105,7 +107,13 @@ def held_out(data: TrainingImages, val_dir, fraction: float, input_size: int, se
              progress) -> tuple[TrainingImages, TrainingImages | None]:
     """(train, validation): a separate labelled folder when given, else a split of the training folder."""
     if val_dir is not None:
-        return data, read_labelled(val_dir, input_size, progress)
+        val = read_labelled(val_dir, input_size, progress)
+        # a character in both folders would be validated on images it was trained on
+        val_paths = {path.resolve() for path in val.paths}
+        keep = [i for i, path in enumerate(data.paths) if path.resolve() not in val_paths]
+        if len(set(data.labels[keep].tolist())) < 2:
+            raise ReidError(f"{val_dir}: leaves fewer than two characters to train on; validate on other characters")
+        return data.subset(keep), val
     return split(data, fraction, seed)
 
 
@@ -116,13 +124,15 @@ def held_out_names(train: TrainingImages, val: TrainingImages | None) -> list[st
     return [train.classes[c] for c in sorted(set(val.labels.tolist()) - set(train.labels.tolist()))]
 
 
-def train_transform(size: int, mean: Sequence[float], std: Sequence[float]) -> v2.Compose:
-    """Mild augmentation: drawings keep their palette (hair and eye colour are identity cues), so hue never moves."""
+def train_transform(size: int, mean: Sequence[float], std: Sequence[float], monochrome: float = 0.0) -> v2.Compose:
+    """Mild augmentation: drawings keep their palette (hair and eye colour are identity cues), so hue never moves;
+    a ``monochrome`` share of the views is grey or screentoned, as manga pages are."""
     return v2.Compose([
         v2.PILToTensor(),
         v2.RandomResizedCrop(size, scale=(0.75, 1.0), ratio=(0.9, 1.1), antialias=True),
         v2.RandomHorizontalFlip(),
         v2.ColorJitter(brightness=0.15, contrast=0.15, saturation=0.1),
+        MonochromeViews(monochrome),
         v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(mean, std),
     ])

@@ -17,7 +17,7 @@ from reid.training.run import (BestEpoch, TrainingResult, TrainingRun, complete,
                               train_batches, verification_summary)
 from reid.training.starting_weights import apply_init, normalisation
 
-LOSSES = ("multi_similarity", "triplet", "arcface")
+LOSSES = ("multi_similarity", "triplet", "arcface", "subcenter_arcface")
 
 
 def make_loss(name: str, num_classes: int, embedding_dim: int):
@@ -28,6 +28,8 @@ def make_loss(name: str, num_classes: int, embedding_dim: int):
         return losses.MultiSimilarityLoss(alpha=2, beta=50, base=0.5), miners.MultiSimilarityMiner(epsilon=0.1)
     if name == "triplet":
         return losses.TripletMarginLoss(margin=0.1), miners.TripletMarginMiner(margin=0.2, type_of_triplets="semihard")
+    if name == "subcenter_arcface":  # three centres per character: outfits and styles need not share one
+        return losses.SubCenterArcFaceLoss(num_classes=num_classes, embedding_size=embedding_dim, margin=28.6, scale=64, sub_centers=3), None
     return losses.ArcFaceLoss(num_classes, embedding_dim, margin=28.6, scale=64), None
 
 
@@ -45,21 +47,22 @@ def class_balanced_batches(labels, per_class: int, batch_size: int) -> tuple[int
 def train_metric(dataset_dir: str | Path, out: str | Path, *, name: str | None = None, arch: str = "resnet18",
                  init: str = "none", loss: str = "multi_similarity", embedding_dim: int = 128, epochs: int = 10,
                  batch_size: int = 32, per_class: int = 4, lr: float = 1e-3, trunk_lr_scale: float | None = None,
-                 input_size: int = 128,
+                 input_size: int = 128, monochrome: float = 0.25, exclude: Sequence[str] = (),
                  val_fraction: float = 0.2, val_dir: str | Path | None = None, fuse: Sequence[str] = (), seed: int = 0,
                  resume: bool = False, device: str | None = None, progress: Progress | None = None) -> TrainingResult:
     progress = progress or NoProgress()
     name = name or Path(out).name
     settings = {"command": "metric", "dataset": str(dataset_dir), "name": name, "arch": arch, "init": init,
                 "loss": loss, "embedding_dim": embedding_dim, "epochs": epochs, "batch_size": batch_size,
-                "per_class": per_class, "lr": lr, "trunk_lr_scale": trunk_lr_scale, "input_size": input_size, "val_fraction": val_fraction,
+                "per_class": per_class, "lr": lr, "trunk_lr_scale": trunk_lr_scale, "input_size": input_size,
+                "monochrome": monochrome, "exclude": list(exclude), "val_fraction": val_fraction,
                 "val_dir": None if val_dir is None else str(val_dir), "fuse": list(fuse), "seed": seed}
     if loss not in LOSSES:  # before any work
         raise ReidError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
     run = TrainingRun(out, settings, resume=resume)
     seed_everything(seed)
     dev = resolve_device(device)
-    data = training_data.read_labelled(dataset_dir, input_size, progress)
+    data = training_data.read_labelled(dataset_dir, input_size, progress, exclude)
     train, val = training_data.held_out(data, val_dir, val_fraction, input_size, seed, progress)
     class_balanced_batches(train.labels, per_class, batch_size)  # an impossible batch fails before training
 
@@ -83,7 +86,7 @@ def train_metric(dataset_dir: str | Path, out: str | Path, *, name: str | None =
     best = BestEpoch(run.out, extra)
 
     mean, std = normalisation(arch)
-    dataset = training_data.ImageDataset(train.images, train.labels, training_data.train_transform(input_size, mean, std))
+    dataset = training_data.ImageDataset(train.images, train.labels, training_data.train_transform(input_size, mean, std, monochrome))
     evaluation = training_data.eval_transform(input_size, mean, std)
 
     def step(images, labels):

@@ -196,7 +196,12 @@ def verification_summary(vectors: np.ndarray, labels) -> dict[str, float]:
     from reid import metrics
 
     labels = [str(x) for x in labels]
-    eer, threshold = metrics.equal_error_rate(*metrics.pair_scores(vectors, labels))
+    scores, same = metrics.pair_scores(vectors, labels)
+    if same.all() or not same.any():
+        raise ReidError(f"cannot calibrate the threshold: the {len(labels)} calibration images form "
+                        f"{len(set(labels))} group(s), so there are no {'different' if same.all() else 'same'}-character "
+                        "pairs; pass --val-dir with a labelled folder of several characters")
+    eer, threshold = metrics.equal_error_rate(scores, same)
     return {"top1": metrics.leave_one_out_top1(vectors, labels), "eer": eer, "threshold": threshold}
 
 
