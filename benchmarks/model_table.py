@@ -12,7 +12,6 @@ A folder's last part may be a glob that picks character sub-folders (a franchise
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from reid import plugins
 from reid.encoders import load_encoder
 from reid.evaluate import evaluate
+from reid.fileio import write_json_atomic
 from reid.synthetic import write_dataset
 
 COLUMNS = ("set", "encoder", "colour", "images", "top-1", "EER", "best F1", "F1 at t (P / R)", "t", "AMI", "s")
@@ -70,7 +70,7 @@ def main() -> None:
                     rows.append(row(name, "grey" if grey else "colour", result, time.perf_counter() - start))
                     print(markdown(rows[-1]), flush=True)
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        write_json_atomic(args.json, rows)
 
 
 if __name__ == "__main__":
