@@ -199,12 +199,13 @@ def corrupt(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("command", ["enroll", "cluster", "evaluate"])
+@pytest.mark.parametrize("command", ["enroll", "cluster", "evaluate", "evaluate --gray"])
 def test_corrupt_image_is_skipped_named_and_counted(cli, data, command):
     bad = corrupt(data / "references" / "Aoi" / "zz_bad.png")
     args = {"enroll": ("enroll", data / "enroll.json"),
             "cluster": ("cluster", data / "references" / "Aoi", "--umap-dim", "0", "--min-cluster-size", "2"),
-            "evaluate": ("evaluate", data / "references", "--runs", "1", "--umap-dim", "0")}[command]
+            "evaluate": ("evaluate", data / "references", "--runs", "1", "--umap-dim", "0"),
+            "evaluate --gray": ("evaluate", data / "references", "--runs", "1", "--umap-dim", "0", "--gray")}[command]
     result = cli(*args, "--json")
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: skipped")]
     assert len(warnings) == 1 and str(bad) in warnings[0] and "corrupt" in warnings[0]
@@ -229,3 +230,10 @@ def test_cluster_wrong_path(cli, tmp_path):
     one_error_line(cli("cluster", tmp_path / "gone", ok=False), "folder does not exist")
     (tmp_path / "file.png").write_bytes(b"x")
     one_error_line(cli("cluster", tmp_path / "file.png", ok=False), "is a file, not a folder")
+
+
+def test_character_selection_that_leaves_too_few_characters_is_one_error_line(cli, data, tmp_path):
+    one_error_line(cli("evaluate", data / "references" / "Z*", ok=False), "matching 'Z*'", "found 0")
+    one_error_line(cli("evaluate", tmp_path / "gone" / "A*", ok=False), "folder does not exist")
+    one_error_line(cli("train", "metric", data / "references", "--out", tmp_path / "out", "--exclude", "*", ok=False),
+                   "(excluding *)", "found 0")
