@@ -56,6 +56,8 @@ def main() -> None:
     modes = {"colour": [False], "grey": [True], "both": [False, True]}[args.colour]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        if any("=" not in item for item in args.set):
+            parser.error("--set takes NAME=FOLDER")
         sets = [tuple(item.split("=", 1)) for item in args.set]
         if not sets:
             write_dataset(Path(tmp) / "drawn")

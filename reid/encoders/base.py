@@ -76,9 +76,13 @@ class Encoder(abc.ABC):
     @torch.no_grad()
     def _embed_batch(self, batch: list[torch.Tensor]) -> np.ndarray:
         pixels = torch.stack(batch).to(self.device)
-        features = F.normalize(self.forward(pixels).float().flatten(1), dim=1)
+
+        def unit(x: torch.Tensor) -> torch.Tensor:
+            return F.normalize(self.forward(x).float().flatten(1), dim=1)
+
+        features = unit(pixels)
         if self.flip:
-            features = F.normalize(features + F.normalize(self.forward(pixels.flip(-1)).float().flatten(1), dim=1), dim=1)
+            features = F.normalize(features + unit(pixels.flip(-1)), dim=1)
         return features.cpu().numpy()
 
 
