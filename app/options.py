@@ -10,12 +10,13 @@ import typer
 from reid.classify import Mode
 
 EncoderOpt = Annotated[Optional[str], typer.Option("--encoder", "-e", help="Encoder name (see `reid plugins`). Default: the embedded default encoder.")]
-ThresholdOpt = Annotated[Optional[float], typer.Option("--threshold", "-t", min=-1.0, max=1.0, help="Cosine score at or above which faces are the same character. Default: the encoder's calibrated threshold.")]
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda or cuda:N. Default: $REID_DEVICE, else cuda when present, else cpu.")]
+ThresholdOpt = Annotated[Optional[float], typer.Option("--threshold", "-t", min=-1.0, max=1.0, help="Score at or above which faces are the same character. Default: the encoder's calibrated threshold (classify: the one calibrated on the enrollment).")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", "--gpu", help="cpu, cuda or cuda:N; --gpu N (seed 004's spelling) is cuda:N, and a negative N the CPU. Default: $REID_DEVICE, else cuda when present, else cpu.")]
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Images per encoder batch.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout (for scripts) instead of tables.")]
 ResultDirOpt = Annotated[Optional[Path], typer.Option("--result-dir", "-o", file_okay=False, help="Folder to COPY images into, one sub-folder per group. Originals are never moved.")]
-ModeOpt = Annotated[Mode, typer.Option("--mode", "-m", case_sensitive=False, help="Any: best single reference. Avg: mean over a character's references.")]
+ModeOpt = Annotated[Mode, typer.Option("--mode", "-m", case_sensitive=False, help="Head (default): a classifier fitted on the references (enrollment embeds each in 4 views, so it takes 4 times as long, once). Any: best single reference. Avg: mean over a character's references.")]
+KeepOutliersOpt = Annotated[bool, typer.Option("--keep-outliers", help="Keep references far from the rest of their character (by default they are left out and named).")]
 MethodOpt = Annotated[str, typer.Option("--method", help="Clusterer: hdbscan, dbscan, optics, agglomerative, or one a plugin registers.")]
 UmapDimOpt = Annotated[int, typer.Option("--umap-dim", min=0, help="Reduce embeddings with UMAP to this many dimensions before clustering (0: no reduction).")]
 MinClusterSizeOpt = Annotated[int, typer.Option("--min-cluster-size", "--min-csize", min=1, help="Smaller clusters become noise (after merging).")]

@@ -30,6 +30,11 @@ def report_skipped(failures: Iterable[ImageLoadError]) -> None:
         warn(f"skipped {failure}")
 
 
+def report_dropped(dropped: Iterable) -> None:
+    for reference in dropped:
+        warn(str(reference))
+
+
 def report_no_face(paths: Iterable, detector: str | None) -> None:
     for path in paths:
         warn(f"no face found in {path} by {detector}; it is in the JSON's no_face list (try --min-neighbors lower)")

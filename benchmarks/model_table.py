@@ -42,6 +42,16 @@ def markdown(r: dict) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def sets_or_drawn(parser: argparse.ArgumentParser, items: list[str], tmp: str) -> list[tuple[str, str]]:
+    """(name, folder) per --set NAME=FOLDER; without any, a drawn set written under ``tmp``."""
+    if any("=" not in item for item in items):
+        parser.error("--set takes NAME=FOLDER")
+    if items:
+        return [tuple(item.split("=", 1)) for item in items]
+    write_dataset(Path(tmp) / "drawn")
+    return [("drawn", str(Path(tmp) / "drawn" / "references"))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", action="append", default=[], metavar="NAME=FOLDER")
@@ -56,12 +66,7 @@ def main() -> None:
     modes = {"colour": [False], "grey": [True], "both": [False, True]}[args.colour]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        if any("=" not in item for item in args.set):
-            parser.error("--set takes NAME=FOLDER")
-        sets = [tuple(item.split("=", 1)) for item in args.set]
-        if not sets:
-            write_dataset(Path(tmp) / "drawn")
-            sets = [("drawn", str(Path(tmp) / "drawn" / "references"))]
+        sets = sets_or_drawn(parser, args.set, tmp)
         print("| " + " | ".join(COLUMNS) + " |")
         print("|" + " --- |" * len(COLUMNS))
         for name, folder in sets:

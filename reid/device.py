@@ -7,9 +7,13 @@ import os
 DEVICE_ENV = "REID_DEVICE"
 
 
-def resolve_device(requested: str | None = None):
+def resolve_device(requested: str | int | None = None):
+    """A torch device; an integer N (seed 004's --gpu N) is cuda:N, a negative one the CPU."""
     import torch
 
+    if requested is not None and str(requested).lstrip("-").isdigit():
+        number = int(requested)
+        requested = "cpu" if number < 0 else f"cuda:{number}"
     name = requested or os.environ.get(DEVICE_ENV) or ("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -47,6 +47,7 @@ class Embedded:
     failures: list[ImageLoadError] = field(default_factory=list)
     boxes: list[Box | None] = field(default_factory=list)  # None: the whole image, no detector
     no_face: list[Path] = field(default_factory=list)  # images the detector found no face in
+    views: np.ndarray | None = None  # faces x views x dim when views were asked for; ``vectors`` is view 0
 
     def entry(self, i: int) -> dict:
         """How an output names row ``i``: its file, and the face's box when a detector cut it."""
@@ -70,10 +71,14 @@ def readable_images(paths: Sequence[Path], failures: list[ImageLoadError],
 
 def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress | None = None,
                 description: str = "embedding", detector: Detector | None = None,
-                context: BodyContext | None = None, grayscale: bool = False) -> Embedded:
+                context: BodyContext | None = None, grayscale: bool = False,
+                views: Callable[[Image.Image], list[Image.Image]] | None = None) -> Embedded:
     """Embed every readable image in ``paths`` (every face in it, with a ``detector``; with a ``context``, each
     face fused with the region below it); unreadable images go to ``failures`` and face-less ones to
-    ``no_face``, in order. ``grayscale`` turns each image grey first, as a manga page is."""
+    ``no_face``, in order. ``grayscale`` turns each image grey first, as a manga page is. ``views`` turns each
+    face into several images (the first the face itself), all embedded; not with a ``context``."""
+    if views is not None and context is not None:
+        raise ValueError("views of a face and a body context do not combine")
     progress = progress or NoProgress()
     progress.start(len(paths), description)
     ok: list[Path] = []
@@ -81,7 +86,7 @@ def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress |
     failures: list[ImageLoadError] = []
     no_face: list[Path] = []
 
-    def views() -> Iterator:
+    def faces() -> Iterator:
         for path, image in readable_images(paths, failures, progress):
             if grayscale:
                 image = ImageOps.grayscale(image).convert("RGB")
@@ -92,8 +97,14 @@ def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress |
             boxes.extend(found)
             if context is not None:
                 yield from body_views(image, found, detector, context)
-            else:
-                yield from (image if box is None else crop(image, box, detector.margin) for box in found)
+                continue
+            for face in (image if box is None else crop(image, box, detector.margin) for box in found):
+                yield from (views(face) if views is not None else [face])
 
-    vectors = encoder.embed(views()) if context is None else context.embed(encoder, views())
-    return Embedded(ok, vectors, failures, boxes, no_face)
+    if context is not None:
+        return Embedded(ok, context.embed(encoder, faces()), failures, boxes, no_face)
+    vectors = encoder.embed(faces())
+    if views is None:
+        return Embedded(ok, vectors, failures, boxes, no_face)
+    per_face = vectors.reshape(len(ok), -1, vectors.shape[1]) if ok else vectors[:, None]
+    return Embedded(ok, np.ascontiguousarray(per_face[:, 0]), failures, boxes, no_face, views=per_face)

@@ -1,13 +1,17 @@
 """Enrollment: a JSON of ``{"Character": "folder of reference images"}`` turned into a reference index.
 
-Relative folders resolve against the JSON's own folder. The index is cached beside the JSON and
-reused while the encoder and every reference file (path, size, mtime) are unchanged.
+Relative folders resolve against the JSON's own folder. The index (and the classifier head, when one
+is asked for) is cached beside the JSON and reused while the encoder, every reference file (path,
+size, mtime) and the outlier rule are unchanged.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 from reid.context import BodyContext
 from reid.detectors.base import Detector
@@ -15,10 +19,17 @@ from reid.embedding import Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
 from reid.fileio import read_json
+from reid.head import CharacterHead, reference_views, view_names
 from reid.images import require_images
 from reid.index import ReferenceIndex
+from reid.open_set import Calibration, calibrate
+from reid.ranking import Mode
 
 UNKNOWN = "unknown"
+OUTLIER_MIN_REFERENCES = 4  # fewer references say too little about what is typical of the character
+OUTLIER_SPREAD = 4.0
+OUTLIER_MIN_GAP = 0.15  # measured: false faces cut by animeface sat 0.19-0.24 under their character, real faces rarely 0.15
+OUTLIER_RULE = f"median-{OUTLIER_SPREAD}mad-min{OUTLIER_MIN_GAP}-n{OUTLIER_MIN_REFERENCES}"  # part of the cache key
 
 
 def read_enrollment(path: str | Path) -> dict[str, Path]:
@@ -60,47 +71,154 @@ def default_index_path(enroll_path: Path, encoder: Encoder, context: BodyContext
     return enroll_path.with_name(f"{enroll_path.stem}.{encoder.name}{suffix}.faiss")
 
 
+def head_path_for(index_path: Path) -> Path:
+    """The classifier head lives beside its index: ``ENROLL.<encoder>.faiss`` -> ``ENROLL.<encoder>.head.npz``."""
+    return index_path.with_suffix(".head.npz")
+
+
+@dataclass
+class Dropped:
+    """A reference left out of the index: far from the other references of its own character."""
+
+    path: str
+    character: str
+    score: float  # cosine to the mean of the character's other references
+    typical: float  # the median of that score over the character's references
+
+    def __str__(self) -> str:
+        return (f"{self.path}: reference of {self.character!r} left out, cosine {self.score:.3f} to its other references "
+                f"(typical {self.typical:.3f}); a false face or another character? pass --keep-outliers to keep it")
+
+
+def find_outliers(vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per reference: its cosine to the mean of its character's other references, that cosine's median over
+    the character, and whether it is an outlier (under the median by more than ``OUTLIER_SPREAD`` robust
+    deviations and at least ``OUTLIER_MIN_GAP``). Characters with fewer than ``OUTLIER_MIN_REFERENCES``
+    references keep them all."""
+    labels_array = np.asarray(labels)
+    scores = np.ones(len(labels))
+    outlier = np.zeros(len(labels), dtype=bool)
+    typical = np.ones(len(labels))
+    for name in np.unique(labels_array):
+        rows = np.flatnonzero(labels_array == name)
+        if len(rows) < OUTLIER_MIN_REFERENCES:
+            continue
+        own = vectors[rows].astype(np.float64)
+        others = own.sum(axis=0) - own
+        score = np.einsum("ij,ij->i", own, others) / np.maximum(np.linalg.norm(others, axis=1), 1e-12)
+        median = np.median(score)
+        spread = 1.4826 * np.median(np.abs(score - median))  # the MAD, scaled to a normal's deviation
+        scores[rows], typical[rows] = score, median
+        outlier[rows] = score < median - max(OUTLIER_SPREAD * spread, OUTLIER_MIN_GAP)
+    return scores, typical, outlier
+
+
 @dataclass
 class Enrolled:
     index: ReferenceIndex
     index_path: Path
     reused: bool
     failures: list[ImageLoadError] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
+    calibration: dict[Mode, Calibration | None] = field(default_factory=dict)
+    head: CharacterHead | None = None
+    head_path: Path | None = None
+
+
+@dataclass
+class Fitted:
+    index: ReferenceIndex
+    dropped: list[Dropped]
+    calibration: dict[Mode, Calibration]
+    head: CharacterHead | None
+
+
+def fit_references(views: np.ndarray, labels: list[str], paths: list, *, head: bool = False,
+                   keep_outliers: bool = False, open_set: bool = True, ivf_lists: int = 0,
+                   meta: dict | None = None) -> Fitted:
+    """From embedded references (references x views x dim; view 0 the image itself) to what classify
+    needs: outliers left out, the index of view 0, each mode's unknown threshold (unless not ``open_set``),
+    and the head on all views."""
+    scores, typical, outlier = find_outliers(views[:, 0], labels)
+    keep = np.ones(len(labels), dtype=bool) if keep_outliers else ~outlier
+    dropped = [Dropped(str(paths[i]), labels[i], round(float(scores[i]), 4), round(float(typical[i]), 4))
+               for i in np.flatnonzero(~keep)]
+    views, labels, paths = views[keep], [x for x, k in zip(labels, keep) if k], [x for x, k in zip(paths, keep) if k]
+    calibration = calibrate(views, labels, [Mode.any, Mode.avg] + ([Mode.head] if head else [])) if open_set else {}
+    thresholds = {m.value: c.to_json() for m, c in calibration.items() if m != Mode.head}
+    index = ReferenceIndex.build(np.ascontiguousarray(views[:, 0]), labels, paths, ivf_lists=ivf_lists,
+                                 meta={**(meta or {}), "dropped": [asdict(d) for d in dropped], "open_set": thresholds})
+    fitted = None
+    if head:
+        fitted = CharacterHead().fit(views.reshape(-1, views.shape[2]), np.repeat(labels, views.shape[1]).tolist())
+    return Fitted(index, dropped, calibration, fitted)
+
+
+def _matching(meta: dict, sources: dict) -> bool:
+    return all(meta.get(k) == v for k, v in sources.items())
+
+
+def _calibrations(meta: dict) -> dict[Mode, Calibration | None]:
+    return {Mode(m): Calibration.from_json(c) for m, c in meta.get("open_set", {}).items()}
+
+
+def _reuse(index_path: Path, sources: dict, head: bool) -> Enrolled | None:
+    """The saved index (and head, when asked for) if they were built from these very sources."""
+    try:
+        saved = ReferenceIndex.load(index_path)
+        fitted, head_meta = CharacterHead.load(head_path_for(index_path)) if head else (None, {})
+    except ReidError:
+        return None  # a missing or damaged cache is rebuilt, not fatal
+    if not _matching(saved.meta, sources) or (head and not _matching(head_meta, sources)):
+        return None
+    skipped = [ImageLoadError(path, reason) for path, reason in saved.meta.get("skipped", [])]
+    dropped = [Dropped(**d) for d in saved.meta.get("dropped", [])]
+    calibration = {**_calibrations(saved.meta), **_calibrations(head_meta)}
+    return Enrolled(saved, index_path, True, skipped, dropped, calibration, fitted,
+                    head_path_for(index_path) if head else None)
 
 
 def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None = None, ivf_lists: int = 0,
            rebuild: bool = False, detector: Detector | None = None, context: BodyContext | None = None,
-           progress: Progress | None = None) -> Enrolled:
-    """Load the saved index when it still matches, else embed the references and save a new one.
+           head: bool = False, keep_outliers: bool = False, progress: Progress | None = None) -> Enrolled:
+    """Load the saved index (and ``head``) when they still match, else embed the references and save new ones.
 
     References are face crops, embedded whole, unless there is a ``context``: a body needs the whole
-    illustration, so the references then go through the ``detector`` and the context like the targets."""
+    illustration, so the references then go through the ``detector`` and the context like the targets.
+    References far from the rest of their character are left out unless ``keep_outliers``. Each mode's
+    unknown threshold is calibrated on the references (``reid.open_set``) and saved with them."""
     enroll_path = Path(enroll_path)
     pairs = reference_files(read_enrollment(enroll_path))
     index_path = Path(index_path) if index_path else default_index_path(enroll_path, encoder, context)
-    sources = {"encoder_identity": encoder.identity(), "files": _signature([p for _, p in pairs])}
+    sources = {"encoder_identity": encoder.identity(), "files": _signature([p for _, p in pairs]),
+               "outliers": "kept" if keep_outliers else OUTLIER_RULE}
     cutter = detector if context is not None else None  # face-crop references are embedded whole
     if cutter is not None:
         sources["faces"] = {**cutter.identity(), **context.identity()}
     if not rebuild and index_path.exists():
-        try:
-            saved = ReferenceIndex.load(index_path)
-        except ReidError:
-            saved = None  # a damaged cache is rebuilt, not fatal
-        if saved is not None and all(saved.meta.get(k) == v for k, v in sources.items()):
-            skipped = [ImageLoadError(path, reason) for path, reason in saved.meta.get("skipped", [])]
-            return Enrolled(saved, index_path, reused=True, failures=skipped)
+        reused = _reuse(index_path, sources, head)
+        if reused is not None:
+            return reused
     label_of = {path: name for name, path in pairs}
+    with_views = head and context is None  # a body is not cropped into views: its head learns from the face itself
+    make_views = partial(reference_views, mirror=not encoder.flip) if with_views else None
     embedded = embed_paths(encoder, [p for _, p in pairs], progress=progress, description="enrolling references",
-                           detector=cutter, context=context)
+                           detector=cutter, context=context, views=make_views)
     # a reference with no face is as unusable as an unreadable one: both are reported the same way
     failures = embedded.failures + [ImageLoadError(p, f"no face found by {cutter.name}") for p in embedded.no_face]
     missing = set(label_of.values()) - {label_of[p] for p in embedded.paths}
     if missing:
         unusable = "; ".join(str(f) for f in failures if label_of[Path(f.path)] in missing)
         raise ReidError(f"no usable reference image for {', '.join(sorted(missing))} ({unusable})")
-    index = ReferenceIndex.build(embedded.vectors, [label_of[p] for p in embedded.paths], embedded.paths,
-                                 ivf_lists=ivf_lists, meta={"encoder": encoder.name, "threshold": encoder.threshold, **sources,
-                                       "skipped": [[str(f.path), f.reason] for f in failures]})
-    index.save(index_path)
-    return Enrolled(index, index_path, reused=False, failures=failures)
+    views = embedded.views if embedded.views is not None else embedded.vectors[:, None]
+    fitted = fit_references(views, [label_of[p] for p in embedded.paths], embedded.paths, head=head,
+                            keep_outliers=keep_outliers, ivf_lists=ivf_lists,
+                            meta={"encoder": encoder.name, "threshold": encoder.threshold, **sources,
+                                  "skipped": [[str(f.path), f.reason] for f in failures]})
+    fitted.index.save(index_path)
+    head_path = None
+    if head:
+        head_path = fitted.head.save(head_path_for(index_path), {
+            **sources, "views": view_names(mirror=not encoder.flip) if with_views else ["image"],
+            "open_set": {Mode.head.value: fitted.calibration[Mode.head].to_json()}})
+    return Enrolled(fitted.index, index_path, False, failures, fitted.dropped, fitted.calibration, fitted.head, head_path)

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from reid.app.commands.enroll import IndexOpt, IvfOpt
-from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt, MinFaceOpt,
-                              MinNeighborsOpt, ModeOpt, ResultDirOpt, ThresholdOpt, WeightsOpt)
-from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table
+from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, KeepOutliersOpt,
+                              MarginOpt, MinFaceOpt, MinNeighborsOpt, ModeOpt, ResultDirOpt, ThresholdOpt, WeightsOpt)
+from reid.app.output import console, print_json, progress_bar, report_dropped, report_no_face, report_skipped, table
 from reid.classify import Mode, classify_paths, copy_into_folders
 from reid.context import make_context
 from reid.detectors import optional_detector
@@ -22,13 +23,14 @@ def _score(value: float | None) -> str:
 
 
 def classify(
-    enrollment: Annotated[Path, typer.Option("--enroll", help="Enrollment JSON of reference characters.")],
-    target_dir: Annotated[Path, typer.Option("--target-dir", help="Folder of images to sort.")],
-    mode: ModeOpt = Mode.any,
+    enrollment: Annotated[Path, typer.Option("--enroll", "--enroll-config-fn", help="Enrollment JSON of reference characters.")],
+    target_dir: Annotated[Path, typer.Option("--target-dir", help="Folder of images to sort, sub-folders included.")],
+    mode: ModeOpt = Mode.head,
     result_dir: ResultDirOpt = None,
     threshold: ThresholdOpt = None,
     index: IndexOpt = None,
     ivf: IvfOpt = 0,
+    keep_outliers: KeepOutliersOpt = False,
     detector: DetectorOpt = None,
     cascade: CascadeOpt = None,
     min_neighbors: MinNeighborsOpt = None,
@@ -43,27 +45,37 @@ def classify(
 ) -> None:
     """Say which enrolled character each target image shows ("unknown" under the threshold).
 
-    With --detector, each face of an illustration is classified; references stay face crops unless
-    --context body needs their bodies."""
-    targets = require_images(target_dir)
+    The default threshold is calibrated on the enrollment: some characters are left out in turn to play
+    strangers. With --detector, each face of an illustration is classified; references stay face crops
+    unless --context body needs their bodies."""
+    targets = require_images(target_dir, recursive=True)
     found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
                               margin=margin)
     around = make_context(context, weights, found)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
         enrolled = enroll(enrollment, model, index_path=index, ivf_lists=ivf, detector=found, context=around,
-                          progress=progress)
-        result = classify_paths(enrolled.index, model, targets, mode=mode, threshold=threshold,
-                                detector=found, context=around, progress=progress)
+                          head=mode == Mode.head, keep_outliers=keep_outliers, progress=progress)
+        result = classify_paths(enrolled, model, targets, mode=mode, threshold=threshold, detector=found,
+                                context=around, root=target_dir, progress=progress)
         if result_dir is not None:
             copy_into_folders(result, result_dir, progress=progress)
     report_skipped(enrolled.failures + result.failures)
+    report_dropped(enrolled.dropped)
     report_no_face(result.no_face, detector)
     if json_out:
-        print_json({**result.to_json(), "index": str(enrolled.index_path), "index_reused": enrolled.reused})
+        print_json({**result.to_json(), "index": str(enrolled.index_path), "index_reused": enrolled.reused,
+                    "head": str(enrolled.head_path) if enrolled.head_path else None,
+                    "dropped": [asdict(d) for d in enrolled.dropped]})
         return
-    rows = [(Path(m.path).name + (f" {m.box}" if m.box else ""), m.character, _score(m.score), m.runner_up or "", _score(m.runner_up_score)) for m in result.matches]
-    console.print(table(f"{result.mode} mode, threshold {result.threshold:.2f}", ["image", "character", "score", "runner-up", "score"], rows))
+    rows = [(m.relative_path + (f" {m.box}" if m.box else ""), m.character, _score(m.score), m.runner_up or "", _score(m.runner_up_score)) for m in result.matches]
+    console.print(table(f"{result.mode} mode, threshold {result.threshold:.3f} ({result.threshold_source})",
+                        ["image", "character", "score", "runner-up", "score"], rows))
+    if result.calibration and result.calibration["threshold"] is not None:
+        c = result.calibration
+        console.print(f"calibration, leaving enrolled characters out in turn: at {c['threshold']:.3f} "
+                      f"{c['strangers_rejected']:.0%} of {c['strangers']} stranger faces are unknown and "
+                      f"{c['known_kept']:.0%} of {c['known']} held-back references keep a name (AUROC {c['auroc']:.3f})")
     summary = list(result.counts().items()) + [("(skipped: unreadable)", len(result.failures))]
     if found is not None:
         summary.append(("(no face found)", len(result.no_face)))

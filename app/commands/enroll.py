@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt
-from reid.app.output import console, print_json, progress_bar, report_skipped, table
+from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt, KeepOutliersOpt
+from reid.app.output import console, print_json, progress_bar, report_dropped, report_skipped, table
 from reid.encoders import load_encoder
 from reid.enrollment import enroll as enroll_references
 
@@ -21,22 +22,35 @@ def enroll(
     index: IndexOpt = None,
     ivf: IvfOpt = 0,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed even if the saved index matches.")] = False,
+    head: Annotated[bool, typer.Option("--head", help="Also fit the classifier head that `classify --mode Head` uses (saved as ENROLL.<encoder>.head.npz).")] = False,
+    keep_outliers: KeepOutliersOpt = False,
     encoder: EncoderOpt = None,
     device: DeviceOpt = None,
     batch_size: BatchSizeOpt = 32,
     json_out: JsonOpt = False,
 ) -> None:
-    """Embed the reference images of an enrollment JSON into a faiss index."""
+    """Embed the reference images of an enrollment JSON into a faiss index, and calibrate "unknown" on them."""
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
-        enrolled = enroll_references(enrollment, model, index_path=index, ivf_lists=ivf, rebuild=rebuild, progress=progress)
+        enrolled = enroll_references(enrollment, model, index_path=index, ivf_lists=ivf, rebuild=rebuild, head=head,
+                                     keep_outliers=keep_outliers, progress=progress)
     report_skipped(enrolled.failures)
+    report_dropped(enrolled.dropped)
     counts = Counter(enrolled.index.labels)
+    calibration = {mode.value: c.to_json() for mode, c in enrolled.calibration.items() if c is not None}
     if json_out:
         print_json({"index": str(enrolled.index_path), "reused": enrolled.reused, "encoder": model.name,
-                    "references": dict(sorted(counts.items())), "skipped": len(enrolled.failures)})
+                    "head": str(enrolled.head_path) if enrolled.head_path else None,
+                    "references": dict(sorted(counts.items())), "skipped": len(enrolled.failures),
+                    "dropped": [asdict(d) for d in enrolled.dropped], "calibration": calibration})
         return
     console.print(table(None, ["character", "references"], sorted(counts.items())))
+    rows = [(mode, "" if c["threshold"] is None else f"{c['threshold']:.3f}", f"{c['strangers_rejected']:.0%}",
+             f"{c['known_kept']:.0%}", f"{c['auroc']:.3f}", c["reason"]) for mode, c in calibration.items()]
+    console.print(table("unknown threshold per mode, calibrated by leaving characters out",
+                        ["mode", "threshold", "strangers unknown", "references kept", "AUROC", "note"], rows))
     state = "reused (encoder and files unchanged)" if enrolled.reused else "written"
     console.print(f"index {enrolled.index_path} {state}: {enrolled.index.size} references, {len(counts)} characters, "
-                  f"{len(enrolled.failures)} skipped")
+                  f"{len(enrolled.failures)} skipped, {len(enrolled.dropped)} left out as outliers")
+    if enrolled.head_path:
+        console.print(f"classifier head {enrolled.head_path}")
