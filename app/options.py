@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from reid.classify import Mode
+from reid.embedding import NoFace
 
 EncoderOpt = Annotated[Optional[str], typer.Option("--encoder", "-e", help="Encoder name (see `reid plugins`). Default: the embedded default encoder.")]
 ThresholdOpt = Annotated[Optional[float], typer.Option("--threshold", "-t", min=-1.0, max=1.0, help="Score at or above which faces are the same character. Default: the encoder's calibrated threshold (classify: the one calibrated on the enrollment).")]
@@ -29,3 +30,4 @@ MarginOpt = Annotated[Optional[float], typer.Option("--margin", min=0.0, help="S
 MergeOpt = Annotated[Optional[float], typer.Option("--merge-threshold", min=-1.0, max=1.0, help="Merge clusters whose mean embeddings have at least this cosine. Means score far higher than single faces: start near 0.9 (charfaces_lite0 on animeface10 merged nothing at 0.9 and 7 clusters to 5 at 0.85). Default: no merging.")]
 ContextOpt = Annotated[Optional[str], typer.Option("--context", help="face (default) or body: also embed the region below each face (clothing) and fuse the two; needs --detector, and enrollment references then go through the detector too.")]
 WeightsOpt = Annotated[Optional[str], typer.Option("--weights", help="With --context body: FACE,BODY weights of the fused score (default 1.0,1.0).")]
+NoFaceOpt = Annotated[NoFace, typer.Option("--no-face", case_sensitive=False, help="With --detector, an image with no face found: whole embeds the whole image instead (it is still someone), skip leaves it out. Both list it under no_face. Not with --context body.")]

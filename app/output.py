@@ -35,9 +35,10 @@ def report_dropped(dropped: Iterable) -> None:
         warn(str(reference))
 
 
-def report_no_face(paths: Iterable, detector: str | None) -> None:
+def report_no_face(paths: Iterable, detector: str | None, *, whole: bool = False) -> None:
+    instead = "the whole image was used instead (--no-face whole)" if whole else "it is in the JSON's no_face list"
     for path in paths:
-        warn(f"no face found in {path} by {detector}; it is in the JSON's no_face list (try --min-neighbors lower)")
+        warn(f"no face found in {path} by {detector}; {instead} (try --min-neighbors lower)")
 
 
 def table(title: str | None, columns: list[str], rows: Iterable[Iterable[Any]]) -> Table:

@@ -12,7 +12,7 @@ from typing import Sequence
 
 from reid.context import BodyContext
 from reid.detectors.base import Detector
-from reid.embedding import NoProgress, Progress, embed_paths
+from reid.embedding import NoFace, NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.enrollment import UNKNOWN, Enrolled
 from reid.errors import ImageLoadError, ReidError
@@ -33,6 +33,7 @@ class Match:
     runner_up_score: float | None
     copied_to: str | None = None
     box: list[int] | None = None  # the face, when a detector cut it from the image
+    whole_image: bool = False  # the detector found no face and the whole image was embedded instead
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Classification:
     no_face: list[Path] = field(default_factory=list)
     threshold_source: str = "--threshold"
     calibration: dict | None = None  # the enrollment's open-set calibration for this mode
+    no_face_policy: str = NoFace.skip.value
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -56,7 +58,7 @@ class Classification:
                 "calibration": self.calibration, "counts": self.counts(),
                 "matches": [asdict(m) for m in self.matches],
                 "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
-                "no_face": [str(p) for p in self.no_face]}
+                "no_face": [str(p) for p in self.no_face], "no_face_policy": self.no_face_policy}
 
 
 def default_threshold(enrolled: Enrolled, encoder: Encoder, mode: Mode) -> tuple[float, str]:
@@ -69,10 +71,11 @@ def default_threshold(enrolled: Enrolled, encoder: Encoder, mode: Mode) -> tuple
 
 def classify_paths(enrolled: Enrolled, encoder: Encoder, targets: Sequence[Path], *, mode: Mode = Mode.any,
                    threshold: float | None = None, detector: Detector | None = None,
-                   context: BodyContext | None = None, root: Path | None = None,
+                   context: BodyContext | None = None, root: Path | None = None, no_face: NoFace = NoFace.skip,
                    progress: Progress | None = None) -> Classification:
-    """One match per image, or per face with a ``detector`` (face-less images are listed in ``no_face``).
-    Paths under ``root`` are also named relative to it (sub-folders are kept when copying)."""
+    """One match per image, or per face with a ``detector`` (face-less images are listed in ``no_face``, and
+    embedded whole with ``no_face="whole"``). Paths under ``root`` are also named relative to it (sub-folders
+    are kept when copying)."""
     mode = Mode(mode)
     if mode == Mode.head and enrolled.head is None:
         raise ReidError("Head mode needs the enrollment's classifier head; enroll with head=True")
@@ -80,7 +83,7 @@ def classify_paths(enrolled: Enrolled, encoder: Encoder, targets: Sequence[Path]
     if threshold is None:
         threshold, source = default_threshold(enrolled, encoder, mode)
     embedded = embed_paths(encoder, targets, progress=progress, description="classifying", detector=detector,
-                           context=context)
+                           context=context, no_face=no_face)
     matches = []
     if len(embedded.paths):
         for i, ranked in enumerate(rank_characters(enrolled.index, embedded.vectors, mode, enrolled.head)):
@@ -90,10 +93,11 @@ def classify_paths(enrolled: Enrolled, encoder: Encoder, targets: Sequence[Path]
             entry = embedded.entry(i)
             relative = Path(entry["path"]).relative_to(root).as_posix() if root is not None else Path(entry["path"]).name
             matches.append(Match(entry["path"], relative, character, score, nearest, runner_up, runner_up_score,
-                                 box=entry.get("box")))
+                                 box=entry.get("box"), whole_image=entry.get("whole_image", False)))
     calibration = enrolled.calibration.get(mode)
+    policy = NoFace.skip if context is not None else NoFace(no_face)  # a body needs a face to sit under
     return Classification(matches, embedded.failures, float(threshold), mode.value, embedded.no_face, source,
-                          calibration.to_json() if calibration is not None else None)
+                          calibration.to_json() if calibration is not None else None, policy.value)
 
 
 def copy_into_folders(result: Classification, result_dir: Path, *, progress: Progress | None = None) -> None:

@@ -77,7 +77,7 @@ def test_box_margin_grows_the_box_and_stays_inside_the_image():
 def test_classify_gives_one_entry_per_face_and_reports_faceless_images(cli, data, pages, tmp_path):
     folder, plugin = pages
     result = cli("--plugin-dir", plugin, "classify", "--enroll", data / "enroll.json", "--target-dir", folder,
-                 "--detector", "gaps", "--result-dir", tmp_path / "sorted", "--json")
+                 "--detector", "gaps", "--result-dir", tmp_path / "sorted", "--no-face", "skip", "--json")
     out = json.loads(result.stdout)
     by_image = {}
     for match in out["matches"]:
@@ -92,13 +92,27 @@ def test_classify_gives_one_entry_per_face_and_reports_faceless_images(cli, data
     assert (folder / "aoi_beni.png").is_file()
 
 
+def test_classify_embeds_a_faceless_image_whole_by_default_and_says_so(cli, data, pages):
+    folder, plugin = pages
+    result = cli("--plugin-dir", plugin, "classify", "--enroll", data / "enroll.json", "--target-dir", folder,
+                 "--detector", "gaps", "--json")
+    out = json.loads(result.stdout)
+    whole = [m for m in out["matches"] if m["whole_image"]]
+    assert out["no_face_policy"] == "whole" and out["no_face"] == [str(folder / "empty.png")]
+    assert [m["relative_path"] for m in whole] == ["empty.png"] and whole[0]["box"] is None
+    assert len(out["matches"]) == 7 and "the whole image was used instead" in result.stderr
+
+
 def test_similarity_with_a_detector_compares_the_best_pair_of_faces(cli, pages):
     folder, plugin = pages
     result = cli.json("--plugin-dir", plugin, "similarity", folder / "beni_kiiro.png", folder / "kiiro.png", "--detector", "gaps")
     assert (result["faces_a"], result["faces_b"]) == (2, 1)
     assert result["box_a"][0] > 80  # the right-hand face, Kiiro, matched the single Kiiro
-    empty = cli("--plugin-dir", plugin, "similarity", folder / "empty.png", folder / "kiiro.png", "--detector", "gaps", ok=False)
-    assert empty.exit_code == 1 and "empty.png: gaps found no face" in empty.stderr
+    empty = cli("--plugin-dir", plugin, "similarity", folder / "empty.png", folder / "kiiro.png", "--detector", "gaps",
+                "--no-face", "skip", ok=False)
+    assert empty.exit_code == 1 and "empty.png: gaps found no face" in empty.stderr and "--no-face whole" in empty.stderr
+    whole = cli.json("--plugin-dir", plugin, "similarity", folder / "empty.png", folder / "kiiro.png", "--detector", "gaps")
+    assert whole["whole_a"] and not whole["whole_b"] and whole["box_a"] is None and whole["no_face_policy"] == "whole"
 
 
 def test_cluster_with_a_detector_writes_face_crops(cli, pages, tmp_path):

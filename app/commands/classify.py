@@ -8,11 +8,12 @@ import typer
 
 from reid.app.commands.enroll import IndexOpt, IvfOpt
 from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, KeepOutliersOpt,
-                              MarginOpt, MinFaceOpt, MinNeighborsOpt, ModeOpt, ResultDirOpt, ThresholdOpt, WeightsOpt)
+                              MarginOpt, MinFaceOpt, MinNeighborsOpt, ModeOpt, NoFaceOpt, ResultDirOpt, ThresholdOpt, WeightsOpt)
 from reid.app.output import console, print_json, progress_bar, report_dropped, report_no_face, report_skipped, table
 from reid.classify import Mode, classify_paths, copy_into_folders
 from reid.context import make_context
 from reid.detectors import optional_detector
+from reid.embedding import NoFace
 from reid.encoders import load_encoder
 from reid.enrollment import enroll
 from reid.images import require_images
@@ -36,6 +37,7 @@ def classify(
     min_neighbors: MinNeighborsOpt = None,
     min_face: MinFaceOpt = None,
     margin: MarginOpt = None,
+    no_face: NoFaceOpt = NoFace.whole,
     context: ContextOpt = None,
     weights: WeightsOpt = None,
     encoder: EncoderOpt = None,
@@ -57,18 +59,18 @@ def classify(
         enrolled = enroll(enrollment, model, index_path=index, ivf_lists=ivf, detector=found, context=around,
                           head=mode == Mode.head, keep_outliers=keep_outliers, progress=progress)
         result = classify_paths(enrolled, model, targets, mode=mode, threshold=threshold, detector=found,
-                                context=around, root=target_dir, progress=progress)
+                                context=around, root=target_dir, no_face=no_face, progress=progress)
         if result_dir is not None:
             copy_into_folders(result, result_dir, progress=progress)
     report_skipped(enrolled.failures + result.failures)
     report_dropped(enrolled.dropped)
-    report_no_face(result.no_face, detector)
+    report_no_face(result.no_face, detector, whole=result.no_face_policy == NoFace.whole.value)
     if json_out:
         print_json({**result.to_json(), "index": str(enrolled.index_path), "index_reused": enrolled.reused,
                     "head": str(enrolled.head_path) if enrolled.head_path else None,
                     "dropped": [asdict(d) for d in enrolled.dropped]})
         return
-    rows = [(m.relative_path + (f" {m.box}" if m.box else ""), m.character, _score(m.score), m.runner_up or "", _score(m.runner_up_score)) for m in result.matches]
+    rows = [(m.relative_path + (f" {m.box}" if m.box else " (whole image)" if m.whole_image else ""), m.character, _score(m.score), m.runner_up or "", _score(m.runner_up_score)) for m in result.matches]
     console.print(table(f"{result.mode} mode, threshold {result.threshold:.3f} ({result.threshold_source})",
                         ["image", "character", "score", "runner-up", "score"], rows))
     if result.calibration and result.calibration["threshold"] is not None:
@@ -78,7 +80,7 @@ def classify(
                       f"{c['known_kept']:.0%} of {c['known']} held-back references keep a name (AUROC {c['auroc']:.3f})")
     summary = list(result.counts().items()) + [("(skipped: unreadable)", len(result.failures))]
     if found is not None:
-        summary.append(("(no face found)", len(result.no_face)))
+        summary.append((f"(no face found; --no-face {result.no_face_policy})", len(result.no_face)))
     console.print(table("summary", ["character", "images"], summary))
     if result_dir is not None:
         console.print(f"copied {len(result.matches)} images into {result_dir}/<character>/ (originals untouched)")

@@ -5,10 +5,12 @@ from typing import Annotated
 
 import typer
 
-from reid.app.options import CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt, MinFaceOpt, MinNeighborsOpt, ThresholdOpt, WeightsOpt
-from reid.app.output import console, print_json
+from reid.app.options import (CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt, MinFaceOpt, MinNeighborsOpt,
+                              NoFaceOpt, ThresholdOpt, WeightsOpt)
+from reid.app.output import console, print_json, warn
 from reid.context import make_context
 from reid.detectors import optional_detector
+from reid.embedding import NoFace
 from reid.encoders import load_encoder
 from reid.similarity import compare
 
@@ -23,6 +25,7 @@ def similarity(
     min_neighbors: MinNeighborsOpt = None,
     min_face: MinFaceOpt = None,
     margin: MarginOpt = None,
+    no_face: NoFaceOpt = NoFace.whole,
     context: ContextOpt = None,
     weights: WeightsOpt = None,
     device: DeviceOpt = None,
@@ -33,9 +36,12 @@ def similarity(
                               margin=margin)
     around = make_context(context, weights, found)
     result = compare(load_encoder(encoder, device=device), image_a, image_b, threshold=threshold, detector=found,
-                     context=around)
+                     context=around, no_face=no_face)
     if json_out:
         print_json(result)
         return
     verdict = "[green]same character[/]" if result["same"] else "[red]different characters[/]"
     console.print(f"score {result['score']:.4f} (threshold {result['threshold']:.2f}, {result['encoder']}): {verdict}")
+    for side, image in (("a", image_a), ("b", image_b)):
+        if result.get(f"whole_{side}"):
+            warn(f"no face found in {image} by {detector}; the whole image was used instead (--no-face whole)")

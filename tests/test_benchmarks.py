@@ -1,0 +1,29 @@
+"""The benchmark scripts run on drawn data (their numbers are printed, never asserted as targets)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run(script: str, *args) -> str:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, "REID_DEVICE": "cpu"}, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_detect_table_scores_drawn_composites(tmp_path):
+    out = run("detect_table.py", "--pages", 4, "--json", tmp_path / "d.json")
+    report = json.loads((tmp_path / "d.json").read_text())
+    assert "| drawn |" in out and 0 <= report["animeface"]["recall"] <= 1 and report["animeface"]["faces"] >= 4
+
+
+def test_classify_table_measures_every_mode_on_drawn_characters(tmp_path):
+    out = run("classify_table.py", "--k", 3, "--open-k", 3, "--repeats", 1, "--json", tmp_path / "c.json")
+    report = json.loads((tmp_path / "c.json").read_text())[0]
+    assert "open set" in out and {"Any", "Avg", "Head"} <= set(report["closed"][0])
+    assert [row["mode"] for row in report["open"]] == ["Any", "Avg", "Head"]
