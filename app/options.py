@@ -9,8 +9,9 @@ import typer
 
 from reid.classify import Mode
 from reid.embedding import NoFace
+from reid.encoders import DEFAULT_ENCODER, FALLBACK_ENCODER
 
-EncoderOpt = Annotated[Optional[str], typer.Option("--encoder", "-e", help="Encoder name (see `reid plugins`). Default: the embedded default encoder.")]
+EncoderOpt = Annotated[Optional[str], typer.Option("--encoder", "-e", help=f"Encoder name (see `reid plugins`). Default: {DEFAULT_ENCODER}, the shipped model ({FALLBACK_ENCODER} where its plugin directory is absent).")]
 ThresholdOpt = Annotated[Optional[float], typer.Option("--threshold", "-t", min=-1.0, max=1.0, help="Score at or above which faces are the same character. Default: the encoder's calibrated threshold (classify: the one calibrated on the enrollment).")]
 DeviceOpt = Annotated[Optional[str], typer.Option("--device", "--gpu", help="cpu, cuda or cuda:N; --gpu N (seed 004's spelling) is cuda:N, and a negative N the CPU. Default: $REID_DEVICE, else cuda when present, else cpu.")]
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Images per encoder batch.")]

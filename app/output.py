@@ -30,15 +30,21 @@ def report_skipped(failures: Iterable[ImageLoadError]) -> None:
         warn(f"skipped {failure}")
 
 
-def report_dropped(dropped: Iterable) -> None:
-    for reference in dropped:
-        warn(str(reference))
+def report_references(lines: Iterable[str]) -> None:
+    for line in lines:
+        warn(line)
+
+
+# what to try when a detector finds no face, per detector
+NO_FACE_HINTS = {"animeface": "--min-face 24 also scans for smaller faces",
+                 "lbp_cascade": "--min-neighbors 3 finds more faces"}
 
 
 def report_no_face(paths: Iterable, detector: str | None, *, whole: bool = False) -> None:
     instead = "the whole image was used instead (--no-face whole)" if whole else "it is in the JSON's no_face list"
+    hint = NO_FACE_HINTS.get(detector or "", "another --detector may find it")
     for path in paths:
-        warn(f"no face found in {path} by {detector}; {instead} (try --min-neighbors lower)")
+        warn(f"no face found in {path} by {detector}; {instead} ({hint})")
 
 
 def table(title: str | None, columns: list[str], rows: Iterable[Iterable[Any]]) -> Table:

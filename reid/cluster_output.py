@@ -28,6 +28,10 @@ class FolderClusters:
     boxes: list[Box | None] = field(default_factory=list)
     no_face: list[Path] = field(default_factory=list)
     margin: float = 0.0
+    root: Path | None = None  # the folder clustered: copies keep their path below it
+
+    def relative_folder(self, i: int) -> Path:
+        return self.paths[i].parent.relative_to(self.root) if self.root is not None else Path()
 
     def members(self) -> dict[str, list[int]]:
         """``cluster_00`` (largest) ... then ``noise``, each with its rows."""
@@ -60,7 +64,7 @@ def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan"
                    detector: Detector | None = None, context: BodyContext | None = None,
                    progress: Progress | None = None) -> FolderClusters:
     check_method(method)
-    embedded = embed_paths(encoder, require_images(image_dir), progress=progress, detector=detector,
+    embedded = embed_paths(encoder, require_images(image_dir, recursive=True), progress=progress, detector=detector,
                            context=context)
     if not len(embedded.paths):
         raise ReidError(f"{image_dir}: no face to cluster ({len(embedded.no_face)} images without a face, "
@@ -68,7 +72,7 @@ def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan"
     clustering = cluster_vectors(embedded.vectors, method=method, umap_dim=umap_dim,
                                  min_cluster_size=min_cluster_size, seed=seed, merge_threshold=merge_threshold)
     return FolderClusters(embedded.paths, clustering, embedded.failures, embedded.boxes, embedded.no_face,
-                          detector.margin if detector is not None else 0.0)
+                          detector.margin if detector is not None else 0.0, Path(image_dir))
 
 
 def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progress | None = None) -> None:
@@ -87,12 +91,13 @@ def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progres
 
     for name, rows in found.members().items():
         for i in rows:
+            folder = result_dir / name / found.relative_folder(i)
             if boxes[i] is None:
-                copy_without_overwrite(found.paths[i], result_dir / name)
+                copy_without_overwrite(found.paths[i], folder)
             else:
                 face = load_face(found.paths[i], boxes[i], found.margin)
                 # the row number keeps names unique, and the folder was empty: nothing can be overwritten
-                save_image_atomic(face, result_dir / name / f"{found.paths[i].stem}_face{i}.png")
+                save_image_atomic(face, folder / f"{found.paths[i].stem}_face{i}.png")
             progress.advance(1)
         faces = [(found.paths[i], boxes[i]) for i in rows]
         save_image_atomic(contact_sheet(faces, name, load=load), result_dir / f"{name}.png")

@@ -12,13 +12,14 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from reid.context import BodyContext
 from reid.detectors.base import Detector
 from reid.embedding import Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
-from reid.fileio import read_json
+from reid.fileio import read_json, safe_folder_name
 from reid.head import CharacterHead, reference_views, view_names
 from reid.images import require_images
 from reid.index import ReferenceIndex
@@ -26,6 +27,7 @@ from reid.open_set import Calibration, calibrate
 from reid.ranking import Mode
 
 UNKNOWN = "unknown"
+MIN_REFERENCE_SIDE = 32  # pixels; the encoders look at 160 px, so a smaller face is mostly upscaling blur
 OUTLIER_MIN_REFERENCES = 4  # fewer references say too little about what is typical of the character
 OUTLIER_SPREAD = 4.0
 OUTLIER_MIN_GAP = 0.15  # measured: false faces cut by animeface sat 0.19-0.24 under their character, real faces rarely 0.15
@@ -45,7 +47,24 @@ def read_enrollment(path: str | Path) -> dict[str, Path]:
         if name.strip().lower() == UNKNOWN:
             raise ReidError(f"{path}: {UNKNOWN!r} is reserved for faces that match nobody; rename that character")
         enrollment[name] = (path.parent / folder).resolve()
+    _refuse_shared(path, enrollment)
     return enrollment
+
+
+def _refuse_shared(path: Path, enrollment: dict[str, Path]) -> None:
+    """Two characters with one folder of references, or with names that make one result folder, would be
+    one character in all but name."""
+    seen_folder: dict[Path, str] = {}
+    seen_name: dict[str, str] = {}
+    for name, folder in enrollment.items():
+        if folder in seen_folder:
+            raise ReidError(f"{path}: {seen_folder[folder]!r} and {name!r} both point at {folder}; give each "
+                            "character its own folder of references")
+        cleaned = safe_folder_name(name).casefold()  # case-insensitive file systems would merge them too
+        if cleaned in seen_name:
+            raise ReidError(f"{path}: {seen_name[cleaned]!r} and {name!r} would share the result folder "
+                            f"{safe_folder_name(name)!r}; rename one of them")
+        seen_folder[folder], seen_name[cleaned] = name, name
 
 
 def reference_files(enrollment: dict[str, Path]) -> list[tuple[str, Path]]:
@@ -123,6 +142,22 @@ class Enrolled:
     calibration: dict[Mode, Calibration | None] = field(default_factory=dict)
     head: CharacterHead | None = None
     head_path: Path | None = None
+    small: list[list] = field(default_factory=list)  # [path, width, height] of references under MIN_REFERENCE_SIDE
+
+    def warnings(self) -> list[str]:
+        """One line per reference worth a look: left out as an outlier, or too small to say much."""
+        return [str(d) for d in self.dropped] + [
+            f"{path}: reference is only {w}x{h} pixels, too small to say much about its character; "
+            f"use face crops of at least {MIN_REFERENCE_SIDE} px" for path, w, h in self.small]
+
+
+def small_references(paths: list[Path]) -> list[list]:
+    out = []
+    for path in dict.fromkeys(paths):  # an image with several faces is one file
+        with Image.open(path) as image:  # the header alone: the pixels were read while embedding
+            if min(image.size) < MIN_REFERENCE_SIDE:
+                out.append([str(path), *image.size])
+    return out
 
 
 @dataclass
@@ -175,7 +210,7 @@ def _reuse(index_path: Path, sources: dict, head: bool) -> Enrolled | None:
     dropped = [Dropped(**d) for d in saved.meta.get("dropped", [])]
     calibration = {**_calibrations(saved.meta), **_calibrations(head_meta)}
     return Enrolled(saved, index_path, True, skipped, dropped, calibration, fitted,
-                    head_path_for(index_path) if head else None)
+                    head_path_for(index_path) if head else None, saved.meta.get("small", []))
 
 
 def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None = None, ivf_lists: int = 0,
@@ -211,14 +246,16 @@ def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None
         unusable = "; ".join(str(f) for f in failures if label_of[Path(f.path)] in missing)
         raise ReidError(f"no usable reference image for {', '.join(sorted(missing))} ({unusable})")
     views = embedded.views if embedded.views is not None else embedded.vectors[:, None]
+    small = small_references(embedded.paths) if cutter is None else []  # a detector's faces are cut, not given
     fitted = fit_references(views, [label_of[p] for p in embedded.paths], embedded.paths, head=head,
                             keep_outliers=keep_outliers, ivf_lists=ivf_lists,
                             meta={"encoder": encoder.name, "threshold": encoder.threshold, **sources,
-                                  "skipped": [[str(f.path), f.reason] for f in failures]})
+                                  "skipped": [[str(f.path), f.reason] for f in failures], "small": small})
     fitted.index.save(index_path)
     head_path = None
     if head:
         head_path = fitted.head.save(head_path_for(index_path), {
             **sources, "views": view_names(mirror=not encoder.flip) if with_views else ["image"],
             "open_set": {Mode.head.value: fitted.calibration[Mode.head].to_json()}})
-    return Enrolled(fitted.index, index_path, False, failures, fitted.dropped, fitted.calibration, fitted.head, head_path)
+    return Enrolled(fitted.index, index_path, False, failures, fitted.dropped, fitted.calibration, fitted.head, head_path,
+                    small)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import json
 import os
 import re
@@ -19,7 +20,7 @@ def read_json(path: Path, *, what: str, error: type[Exception]) -> Any:
     """Parse a JSON file; every way it can fail becomes one ``error`` naming the file."""
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark (Windows editors) is fine
     except FileNotFoundError:
         raise error(f"{path}: {what} not found") from None
     except IsADirectoryError:
@@ -76,8 +77,15 @@ def save_image_atomic(image: Image.Image, path: Path) -> Path:
 
 
 def copy_without_overwrite(src: Path, dest_dir: Path) -> Path:
-    """Copy ``src`` into ``dest_dir``; an existing file of that name is kept and the copy gets a suffix."""
+    """Copy ``src`` into ``dest_dir``; an existing file of that name is kept and the copy gets a suffix, unless
+    it is identical to ``src`` (a re-run into the same folder): then that file is the copy."""
     dest_dir.mkdir(parents=True, exist_ok=True)
+    for n in range(10_000):
+        earlier = dest_dir / (src.name if n == 0 else f"{src.stem}-{n}{src.suffix}")
+        if not earlier.exists():
+            break
+        if filecmp.cmp(src, earlier, shallow=False):
+            return earlier
     fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".reid-copy.", suffix=".tmp")
     os.close(fd)
     try:

@@ -81,16 +81,26 @@ def test_classify_high_threshold_gives_unknown_and_table_output(cli, data):
     result = cli.json("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "--threshold", "0.999")
     assert set(result["counts"]) == {"unknown"}
     assert all(m["nearest"] in {"Aoi", "Beni", "Kiiro"} for m in result["matches"])
-    table = cli("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets").stdout
-    assert "runner-up" in table and "summary" in table
+    table = cli("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "--threshold", "0.999").stdout
+    assert "runner-up" in table and "summary" in table and "unknown (" in table
+    assert "target_000.png" in table  # every face is unknown here, so each is listed
+    quiet = cli("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "--threshold", "-1").stdout
+    assert "target_000.png" not in quiet and "unknown (0" in quiet
+    assert "target_000.png" in cli("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets",
+                                   "--threshold", "-1", "--verbose").stdout
 
 
-def test_classify_second_run_into_same_folder_keeps_first_copies(cli, data, tmp_path):
+def test_classify_second_run_into_same_folder_recognises_its_copies_and_keeps_other_files(cli, data, tmp_path):
     args = ("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "--result-dir", tmp_path / "o")
     cli(*args)
     cli(*args)
     copies = [p for p in (tmp_path / "o").rglob("*") if p.is_file()]
-    assert len(copies) == 2 * len(list_images(data / "targets"))
+    assert len(copies) == len(list_images(data / "targets"))  # identical files are not copied again
+    first = copies[0]
+    first.write_bytes(b"the user's own file of that name")
+    cli(*args)
+    assert first.read_bytes() == b"the user's own file of that name"
+    assert (first.parent / f"{first.stem}-1{first.suffix}").is_file()
 
 
 def test_classify_skips_corrupt_targets_with_a_warning(cli, data):

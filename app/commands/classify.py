@@ -9,14 +9,17 @@ import typer
 from reid.app.commands.enroll import IndexOpt, IvfOpt
 from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, KeepOutliersOpt,
                               MarginOpt, MinFaceOpt, MinNeighborsOpt, ModeOpt, NoFaceOpt, ResultDirOpt, ThresholdOpt, WeightsOpt)
-from reid.app.output import console, print_json, progress_bar, report_dropped, report_no_face, report_skipped, table
+from reid.app.output import console, print_json, progress_bar, report_references, report_no_face, report_skipped, table
 from reid.classify import Mode, classify_paths, copy_into_folders
 from reid.context import make_context
 from reid.detectors import optional_detector
 from reid.embedding import NoFace
 from reid.encoders import load_encoder
-from reid.enrollment import enroll
+from reid.enrollment import UNKNOWN, enroll
 from reid.images import require_images
+
+
+UNKNOWN_ROWS = 50  # the unknown faces listed without --verbose
 
 
 def _score(value: float | None) -> str:
@@ -44,6 +47,7 @@ def classify(
     device: DeviceOpt = None,
     batch_size: BatchSizeOpt = 32,
     json_out: JsonOpt = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every face, not only the summary and the unknown ones.")] = False,
 ) -> None:
     """Say which enrolled character each target image shows ("unknown" under the threshold).
 
@@ -63,24 +67,31 @@ def classify(
         if result_dir is not None:
             copy_into_folders(result, result_dir, progress=progress)
     report_skipped(enrolled.failures + result.failures)
-    report_dropped(enrolled.dropped)
+    report_references(enrolled.warnings())
     report_no_face(result.no_face, detector, whole=result.no_face_policy == NoFace.whole.value)
     if json_out:
         print_json({**result.to_json(), "index": str(enrolled.index_path), "index_reused": enrolled.reused,
                     "head": str(enrolled.head_path) if enrolled.head_path else None,
-                    "dropped": [asdict(d) for d in enrolled.dropped]})
+                    "dropped": [asdict(d) for d in enrolled.dropped], "small": enrolled.small})
         return
-    rows = [(m.relative_path + (f" {m.box}" if m.box else " (whole image)" if m.whole_image else ""), m.character, _score(m.score), m.runner_up or "", _score(m.runner_up_score)) for m in result.matches]
-    console.print(table(f"{result.mode} mode, threshold {result.threshold:.3f} ({result.threshold_source})",
-                        ["image", "character", "score", "runner-up", "score"], rows))
+    shown = [m for m in result.matches if verbose or m.character == UNKNOWN]
+    rows = [(m.relative_path + (f" {m.box}" if m.box else " (whole image)" if m.whole_image else ""), m.character,
+             _score(m.score), m.nearest, m.runner_up or "", _score(m.runner_up_score)) for m in shown[:None if verbose else UNKNOWN_ROWS]]
+    title = "every face" if verbose else f"unknown ({len(shown)}; --verbose lists every face)"
+    console.print(table(f"{title}: {result.mode} mode, threshold {result.threshold:.3f} ({result.threshold_source})",
+                        ["image", "character", "score", "nearest", "runner-up", "score"], rows))
+    if len(shown) > len(rows):
+        console.print(f"... and {len(shown) - len(rows)} more unknown (--json or --verbose lists them)")
     if result.calibration and result.calibration["threshold"] is not None:
         c = result.calibration
         console.print(f"calibration, leaving enrolled characters out in turn: at {c['threshold']:.3f} "
                       f"{c['strangers_rejected']:.0%} of {c['strangers']} stranger faces are unknown and "
                       f"{c['known_kept']:.0%} of {c['known']} held-back references keep a name (AUROC {c['auroc']:.3f})")
-    summary = list(result.counts().items()) + [("(skipped: unreadable)", len(result.failures))]
+    summary = list(result.counts().items())
+    extra = [("(images skipped: unreadable)", len(result.failures))]
     if found is not None:
-        summary.append((f"(no face found; --no-face {result.no_face_policy})", len(result.no_face)))
-    console.print(table("summary", ["character", "images"], summary))
+        extra.append((f"(images with no face found; --no-face {result.no_face_policy})", len(result.no_face)))
+    console.print(table("summary", ["character", "faces" if found is not None else "images"], summary + extra))
     if result_dir is not None:
-        console.print(f"copied {len(result.matches)} images into {result_dir}/<character>/ (originals untouched)")
+        console.print(f"copies in {result_dir}/<character>/ (originals untouched; a file already there with the "
+                      "same content is not copied again)")

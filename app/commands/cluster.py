@@ -16,7 +16,7 @@ from reid.encoders import load_encoder
 
 
 def cluster(
-    image_dir: Annotated[Path, typer.Argument(help="Folder of images with an unknown number of characters.")],
+    image_dir: Annotated[Path, typer.Argument(help="Folder of images with an unknown number of characters, sub-folders included.")],
     method: MethodOpt = "hdbscan",
     umap_dim: UmapDimOpt = 32,
     min_cluster_size: MinClusterSizeOpt = 5,

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt, KeepOutliersOpt
-from reid.app.output import console, print_json, progress_bar, report_dropped, report_skipped, table
+from reid.app.output import console, print_json, progress_bar, report_references, report_skipped, table
 from reid.encoders import load_encoder
 from reid.enrollment import enroll as enroll_references
 
@@ -35,14 +35,14 @@ def enroll(
         enrolled = enroll_references(enrollment, model, index_path=index, ivf_lists=ivf, rebuild=rebuild, head=head,
                                      keep_outliers=keep_outliers, progress=progress)
     report_skipped(enrolled.failures)
-    report_dropped(enrolled.dropped)
+    report_references(enrolled.warnings())
     counts = Counter(enrolled.index.labels)
     calibration = {mode.value: c.to_json() for mode, c in enrolled.calibration.items() if c is not None}
     if json_out:
         print_json({"index": str(enrolled.index_path), "reused": enrolled.reused, "encoder": model.name,
                     "head": str(enrolled.head_path) if enrolled.head_path else None,
                     "references": dict(sorted(counts.items())), "skipped": len(enrolled.failures),
-                    "dropped": [asdict(d) for d in enrolled.dropped], "calibration": calibration})
+                    "dropped": [asdict(d) for d in enrolled.dropped], "small": enrolled.small, "calibration": calibration})
         return
     console.print(table(None, ["character", "references"], sorted(counts.items())))
     rows = [(mode, "" if c["threshold"] is None else f"{c['threshold']:.3f}", f"{c['strangers_rejected']:.0%}",

@@ -1,0 +1,50 @@
+"""What a new user trips over (issue 16): folders of folders, BOMs, shared folders, tiny references, hints."""
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from test_cli import one_error_line
+
+
+def test_an_enrollment_json_with_a_byte_order_mark_is_read(cli, data):
+    text = (data / "enroll.json").read_text()
+    (data / "bom.json").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert set(cli.json("enroll", data / "bom.json")["references"]) == {"Aoi", "Beni", "Kiiro"}
+
+
+def test_two_characters_with_one_folder_or_one_result_folder_are_refused(cli, data):
+    (data / "same.json").write_text(json.dumps({"Aoi": "references/Aoi", "Aoi again": "references/Aoi/"}))
+    one_error_line(cli("enroll", data / "same.json", ok=False), "'Aoi' and 'Aoi again' both point at", "its own folder")
+    (data / "clash.json").write_text(json.dumps({"A/B": "references/Aoi", "a:b": "references/Beni"}))
+    one_error_line(cli("enroll", data / "clash.json", ok=False), "would share the result folder", "rename one")
+
+
+def test_a_tiny_reference_is_named_in_a_warning(cli, data):
+    Image.new("RGB", (1, 1), (40, 90, 200)).save(data / "references" / "Aoi" / "dot.png")
+    result = cli("enroll", data / "enroll.json", "--json")
+    assert json.loads(result.stdout)["small"] == [[str(data / "references" / "Aoi" / "dot.png"), 1, 1]]
+    assert "dot.png: reference is only 1x1 pixels" in result.stderr
+    again = cli("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "-m", "Any", "--json")
+    assert "dot.png: reference is only 1x1 pixels" in again.stderr  # said again when the index is reused
+
+
+def test_cluster_reads_a_folder_of_folders_and_keeps_the_sub_folders(cli, dataset, tmp_path):
+    out = cli.json("cluster", dataset / "references", "--umap-dim", "0", "--method", "agglomerative",
+                   "--min-cluster-size", "2", "--result-dir", tmp_path / "clusters")
+    paths = [Path(p) for members in out["groups"].values() for p in members]
+    assert len(paths) == 18  # 3 characters x 6, each in its own sub-folder
+    copies = [p for p in (tmp_path / "clusters").rglob("*.png") if p.parent != tmp_path / "clusters"]
+    assert {p.parent.name for p in copies} == {"Aoi", "Beni", "Kiiro"}
+
+
+def test_the_no_face_hint_names_the_detectors_own_knob(cli, data, tmp_path):
+    pytest.importorskip("animeface")
+    folder = tmp_path / "blank"
+    folder.mkdir()
+    Image.new("RGB", (200, 200), "white").save(folder / "blank.png")
+    result = cli("classify", "--enroll", data / "enroll.json", "--target-dir", folder, "--detector", "animeface",
+                 "-m", "Any", "--json")
+    assert "--min-face 24" in result.stderr and "--min-neighbors" not in result.stderr
