@@ -70,7 +70,8 @@ def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan"
         raise ReidError(f"{image_dir}: no face to cluster ({len(embedded.no_face)} images without a face, "
                         f"{len(embedded.failures)} unreadable)")
     clustering = cluster_vectors(embedded.vectors, method=method, umap_dim=umap_dim,
-                                 min_cluster_size=min_cluster_size, seed=seed, merge_threshold=merge_threshold)
+                                 min_cluster_size=min_cluster_size, seed=seed, merge_threshold=merge_threshold,
+                                 progress=progress)
     return FolderClusters(embedded.paths, clustering, embedded.failures, embedded.boxes, embedded.no_face,
                           detector.margin if detector is not None else 0.0, Path(image_dir))
 

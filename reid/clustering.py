@@ -27,10 +27,15 @@ class Clustering:
         return int((self.labels == NOISE).sum())
 
 
+def umap_applies(n: int, dim: int) -> bool:
+    """Whether UMAP reduces ``n`` points to ``dim`` dimensions (too few points are clustered as they are)."""
+    return 0 < dim and n > dim + 2 and n >= 10
+
+
 def reduce_umap(vectors: np.ndarray, dim: int, *, seed: int = 0) -> np.ndarray | None:
     """UMAP to ``dim`` dimensions with the cosine metric; None when there are too few points for it."""
     n = len(vectors)
-    if dim <= 0 or n <= dim + 2 or n < 10:
+    if not umap_applies(n, dim):
         return None
     import umap
 
@@ -76,13 +81,23 @@ def check_method(method: str) -> None:
 
 
 def cluster_vectors(vectors: np.ndarray, *, method: str = "hdbscan", umap_dim: int = 32,
-                    min_cluster_size: int = 5, seed: int = 0, merge_threshold: float | None = None) -> Clustering:
+                    min_cluster_size: int = 5, seed: int = 0, merge_threshold: float | None = None,
+                    progress=None) -> Clustering:
     """Cluster (after UMAP), merge clusters whose centroids in the original embedding space are at least
-    ``merge_threshold`` alike, then turn clusters under ``min_cluster_size`` into noise."""
+    ``merge_threshold`` alike, then turn clusters under ``min_cluster_size`` into noise. ``progress`` (the
+    embedding module's Progress) gets one labelled step per stage."""
     clusterer = plugins.registry("clusterers").create(method, min_cluster_size=min_cluster_size)
     if len(vectors) < 2:
         return Clustering(np.full(len(vectors), NOISE, dtype=int), method, 0)
+
+    def step(description: str) -> None:
+        if progress is not None:
+            progress.start(1, description)
+
+    if umap_applies(len(vectors), umap_dim):
+        step(f"reducing {len(vectors)} embeddings with UMAP to {umap_dim} dimensions")
     reduced = reduce_umap(vectors, umap_dim, seed=seed)
+    step(f"clustering {len(vectors)} embeddings ({method})")
     labels = clusterer.fit(reduced if reduced is not None else vectors).labels_
     if merge_threshold is not None:
         labels = merge_close_clusters(vectors, labels, merge_threshold)

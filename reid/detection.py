@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ class Detections:
     margin: float
     faces: dict[Path, list[Box]] = field(default_factory=dict)  # every readable image, face-less ones too
     failures: list[ImageLoadError] = field(default_factory=list)
+    crops: dict[str, dict] = field(default_factory=dict)  # crop path under ``out`` -> {"source", "box"}
 
     @property
     def no_face(self) -> list[Path]:
@@ -32,26 +34,30 @@ class Detections:
                 "with_face": len(self.faces) - len(self.no_face), "faces": sum(map(len, self.faces.values())),
                 "detection_rate": self.rate(),
                 "boxes": {str(p): [b.to_json() for b in boxes] for p, boxes in self.faces.items()},
-                "no_face": [str(p) for p in self.no_face],
+                "no_face": [str(p) for p in self.no_face], "crops": self.crops,
                 "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures]}
 
 
 def detect_folder(image_dir: Path, detector: Detector, *, out: Path | None = None,
                   progress: Progress | None = None) -> Detections:
-    """Detect faces in every image; with ``out`` (new or empty) also write ``<stem>_face<k>.png`` crops
-    (grown by the detector's margin) and ``detections.json``."""
+    """Detect faces in every image; with ``out`` (new or empty) also write the crops (grown by the detector's
+    margin) as ``out/<the image's folder below image_dir>/<stem>_face<k>.png`` and ``detections.json``, which
+    names each crop's source image and box."""
     paths = require_images(image_dir, recursive=True)
     if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ReidError(f"{out}: output folder exists and is not empty; choose a new folder (nothing was written)")
     progress = progress or NoProgress()
     progress.start(len(paths), f"detecting faces ({detector.name})")
     result = Detections(detector.name, detector.margin)
-    position = {path: n for n, path in enumerate(paths)}
+    stems = Counter((path.parent, path.stem) for path in paths)
     for path, image in readable_images(paths, result.failures, progress):
         result.faces[path] = detector.detect(image)
+        # a.png and a.jpg side by side would make the same crop names: those keep their suffix
+        stem = path.stem if stems[(path.parent, path.stem)] == 1 else path.name.replace(".", "_")
         for k, box in enumerate(result.faces[path] if out is not None else []):
-            # the image's position keeps names unique when two folders hold the same file name
-            save_image_atomic(crop(image, box, detector.margin), out / f"{position[path]:05d}_{path.stem}_face{k}.png")
+            name = (path.parent.relative_to(image_dir) / f"{stem}_face{k}.png").as_posix()
+            save_image_atomic(crop(image, box, detector.margin), out / name)
+            result.crops[name] = {"source": str(path), "box": box.to_json()}
     if out is not None:
         write_json_atomic(out / "detections.json", result.to_json())
     return result

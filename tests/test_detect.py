@@ -2,6 +2,7 @@
 pasted side by side on a white page, found by a tiny test detector (white gaps separate faces)."""
 
 import json
+import shutil
 import os
 import random
 from pathlib import Path
@@ -133,6 +134,7 @@ def test_detect_writes_crops_and_boxes(cli, pages, tmp_path):
     written = json.loads((tmp_path / "faces" / "detections.json").read_text())
     assert written["boxes"][str(folder / "aoi_beni.png")] == [[16, 16, 80, 80], [96, 16, 160, 80]]
     assert len(list((tmp_path / "faces").glob("*_face*.png"))) == 6
+    assert written["crops"]["aoi_beni_face1.png"] == {"source": str(folder / "aoi_beni.png"), "box": [96, 16, 160, 80]}
     again = cli("--plugin-dir", plugin, "detect", folder, "--detector", "gaps", "--out", tmp_path / "faces", ok=False)
     assert again.exit_code == 1 and "not empty" in again.stderr
 
@@ -202,3 +204,16 @@ def test_visualize_with_a_detector_maps_faces_not_pages(cli, tmp_path):
                    "--thumbnails", "--umap-dim", "0", "--min-cluster-size", "2")
     assert out["images"] == 12 and out["no_face"] == [str(folder / "empty.png")]
     assert Image.open(tmp_path / "map.png").size[0] > 0
+
+
+def test_detect_keeps_the_folder_tree_and_names_crops_after_their_source(cli, pages, tmp_path):
+    folder, plugin = pages
+    tree = tmp_path / "tree"
+    for volume in ("vol1", "vol2"):  # the same file names in two folders
+        shutil.copytree(folder, tree / volume)
+    shutil.copy(folder / "aoi.png", tree / "vol1" / "aoi.jpg")  # a.png beside a.jpg
+    out = cli.json("--plugin-dir", plugin, "detect", tree, "--detector", "gaps", "--out", tmp_path / "faces")
+    crops = json.loads((tmp_path / "faces" / "detections.json").read_text())["crops"]
+    assert {"vol1/aoi_beni_face0.png", "vol2/aoi_beni_face0.png", "vol1/aoi_png_face0.png", "vol1/aoi_jpg_face0.png"} <= set(crops)
+    assert crops["vol2/kiiro_face0.png"]["source"] == str(tree / "vol2" / "kiiro.png")
+    assert all((tmp_path / "faces" / name).is_file() for name in crops) and len(crops) == out["faces"]

@@ -48,3 +48,22 @@ def test_the_no_face_hint_names_the_detectors_own_knob(cli, data, tmp_path):
     result = cli("classify", "--enroll", data / "enroll.json", "--target-dir", folder, "--detector", "animeface",
                  "-m", "Any", "--json")
     assert "--min-face 24" in result.stderr and "--min-neighbors" not in result.stderr
+
+
+def test_cluster_stages_after_embedding_each_get_a_labelled_step():
+    import numpy as np
+
+    from reid.clustering import cluster_vectors
+
+    class Recorder:
+        def __init__(self):
+            self.stages = []
+
+        def start(self, total, description):
+            self.stages.append(description)
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 16)).astype(np.float32)
+    progress = Recorder()
+    cluster_vectors(vectors, method="agglomerative", umap_dim=4, min_cluster_size=2, progress=progress)
+    assert [s.split()[0] for s in progress.stages] == ["reducing", "clustering"] and "UMAP" in progress.stages[0]
