@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from reid.clustering import NOISE, Clustering, check_method, cluster_vectors
 from reid.contact_sheet import contact_sheet, overview
@@ -18,6 +21,16 @@ from reid.images import require_images
 NOISE_NAME = "noise"
 OVERVIEW = "overview.png"  # every cluster's first faces, one row each
 OVERVIEW_PER_CLUSTER = 8
+SHEET_FACES = 64  # per cluster contact sheet
+
+
+def _purity(counts: dict[str, int] | None) -> str:
+    """", 62% Aoi (of 3 folders)": the largest sub-folder's share of a cluster, for labelled folders."""
+    if not counts:
+        return ""
+    label, top = next(iter(counts.items()))
+    mixed = f" (of {len(counts)} folders)" if len(counts) > 1 else ""
+    return f", {top / sum(counts.values()):.0%} {label}{mixed}"
 
 
 @dataclass
@@ -29,6 +42,32 @@ class FolderClusters:
     no_face: list[Path] = field(default_factory=list)
     margin: float = 0.0
     root: Path | None = None  # the folder clustered: copies keep their path below it
+    vectors: np.ndarray | None = None  # the embeddings, to show each cluster from its most typical face out
+
+    def labels(self) -> list[str] | None:
+        """The sub-folder each face's image is in, when every image is in one (a labelled folder)."""
+        if self.root is None:
+            return None
+        parts = [p.relative_to(self.root).parts for p in self.paths]
+        return [q[0] for q in parts] if parts and all(len(q) > 1 for q in parts) else None
+
+    def composition(self) -> dict[str, dict[str, int]]:
+        """Per group, how many faces come from each sub-folder (empty for an unlabelled folder)."""
+        labels = self.labels()
+        if labels is None:
+            return {}
+        return {name: dict(Counter(labels[i] for i in rows).most_common()) for name, rows in self.members().items()}
+
+    def sample(self, rows: list[int], k: int) -> list[int]:
+        """At most ``k`` rows, from the face nearest the cluster's mean to the farthest, evenly spread between:
+        a mixed cluster shows its strays instead of hiding them behind its first files."""
+        if self.vectors is None or len(rows) <= 1:
+            return rows[:k]
+        members = self.vectors[rows]
+        order = [rows[j] for j in np.argsort(-(members @ members.mean(axis=0)))]
+        if len(order) <= k:
+            return order
+        return [order[j] for j in sorted(set(np.linspace(0, len(order) - 1, k).round().astype(int)))]
 
     def relative_folder(self, i: int) -> Path:
         return self.paths[i].parent.relative_to(self.root) if self.root is not None else Path()
@@ -56,7 +95,7 @@ class FolderClusters:
         return {"method": self.clustering.method, "umap_dim": self.clustering.reduced_to,
                 "clusters": self.clustering.n_clusters, "noise": self.clustering.n_noise,
                 "groups": self.groups(), "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
-                "no_face": [str(p) for p in self.no_face]}
+                "no_face": [str(p) for p in self.no_face], "composition": self.composition()}
 
 
 def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan", umap_dim: int = 32,
@@ -73,7 +112,7 @@ def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan"
                                  min_cluster_size=min_cluster_size, seed=seed, merge_threshold=merge_threshold,
                                  progress=progress)
     return FolderClusters(embedded.paths, clustering, embedded.failures, embedded.boxes, embedded.no_face,
-                          detector.margin if detector is not None else 0.0, Path(image_dir))
+                          detector.margin if detector is not None else 0.0, Path(image_dir), embedded.vectors)
 
 
 def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progress | None = None) -> None:
@@ -85,6 +124,7 @@ def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progres
     progress = progress or NoProgress()
     progress.start(len(found.paths), "writing clusters")
     boxes = found.boxes or [None] * len(found.paths)
+    composition = found.composition()
     strips = []
 
     def load(item):
@@ -100,9 +140,10 @@ def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progres
                 # the row number keeps names unique, and the folder was empty: nothing can be overwritten
                 save_image_atomic(face, folder / f"{found.paths[i].stem}_face{i}.png")
             progress.advance(1)
-        faces = [(found.paths[i], boxes[i]) for i in rows]
-        save_image_atomic(contact_sheet(faces, name, load=load), result_dir / f"{name}.png")
-        strips.append(contact_sheet(faces, name, load=load, thumb=64, columns=OVERVIEW_PER_CLUSTER,
-                                    max_images=OVERVIEW_PER_CLUSTER))
+        title = name + _purity(composition.get(name))
+        sheet = [(found.paths[i], boxes[i]) for i in found.sample(rows, SHEET_FACES)]
+        save_image_atomic(contact_sheet(sheet, title, total=len(rows), load=load), result_dir / f"{name}.png")
+        strip = [(found.paths[i], boxes[i]) for i in found.sample(rows, OVERVIEW_PER_CLUSTER)]
+        strips.append(contact_sheet(strip, title, total=len(rows), load=load, thumb=64, columns=OVERVIEW_PER_CLUSTER))
     save_image_atomic(overview(strips), result_dir / OVERVIEW)
     write_json_atomic(result_dir / "clusters.json", found.to_json())

@@ -11,16 +11,19 @@ from reid.images import load_image
 
 
 def contact_sheet(paths: Sequence[Any], title: str, *, thumb: int = 96, columns: int = 8,
-                  max_images: int = 64, load: Callable[[Any], Image.Image] = load_image) -> Image.Image:
-    """``paths`` are image files, or anything ``load`` turns into an image (a face cut from a file)."""
+                  max_images: int = 64, total: int | None = None,
+                  load: Callable[[Any], Image.Image] = load_image) -> Image.Image:
+    """``paths`` are image files, or anything ``load`` turns into an image (a face cut from a file). ``total``:
+    the size of the group when ``paths`` is a sample of it (shown most typical first)."""
     shown = list(paths)[:max_images]
+    total = len(paths) if total is None else total
     columns = max(1, min(columns, len(shown)))
     rows = max(1, -(-len(shown) // columns))
     header = 24
-    sheet = Image.new("RGB", (columns * thumb, header + rows * thumb), "white")
+    sheet = Image.new("RGB", (max(columns * thumb, 320), header + rows * thumb), "white")
     draw = ImageDraw.Draw(sheet)
-    more = f" (first {len(shown)} of {len(paths)})" if len(paths) > len(shown) else ""
-    draw.text((6, 6), f"{title}: {len(paths)} images{more}", fill="black")
+    more = f" ({len(shown)} shown, most typical to least)" if total > len(shown) else ""
+    draw.text((6, 6), f"{title}: {total} faces{more}", fill="black")
     for i, path in enumerate(shown):
         x, y = (i % columns) * thumb, header + (i // columns) * thumb
         try:

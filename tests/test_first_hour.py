@@ -67,3 +67,20 @@ def test_cluster_stages_after_embedding_each_get_a_labelled_step():
     progress = Recorder()
     cluster_vectors(vectors, method="agglomerative", umap_dim=4, min_cluster_size=2, progress=progress)
     assert [s.split()[0] for s in progress.stages] == ["reducing", "clustering"] and "UMAP" in progress.stages[0]
+
+
+def test_cluster_sheets_sample_from_the_most_typical_face_to_the_strays_and_say_the_purity(cli, dataset, tmp_path):
+    import numpy as np
+
+    from reid.cluster_output import FolderClusters
+    from reid.clustering import Clustering
+
+    vectors = np.eye(4, dtype=np.float32)[[0] * 9 + [1]] + 0.01 * np.arange(10)[:, None]
+    found = FolderClusters([Path(f"{i}.png") for i in range(10)], Clustering(np.zeros(10, int), "x", 0), vectors=vectors)
+    shown = found.sample(list(range(10)), 4)
+    assert len(shown) == 4 and shown[-1] == 9  # the stray is shown, not hidden behind the first files
+    out = cli.json("cluster", dataset / "references", "--umap-dim", "0", "--method", "agglomerative",
+                   "--min-cluster-size", "2", "--result-dir", tmp_path / "c")
+    composition = json.loads((tmp_path / "c" / "clusters.json").read_text())["composition"]
+    assert set(composition) == set(out["groups"])
+    assert sum(sum(c.values()) for c in composition.values()) == 18
