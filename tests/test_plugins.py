@@ -124,3 +124,15 @@ def test_default_falls_back_to_the_weights_free_encoder_without_the_shipped_mode
     monkeypatch.setattr(plugins, "SHIPPED_PLUGINS", tmp_path / "not_installed")
     plugins.reset()
     assert load_encoder().name == "color_texture"
+
+
+def test_plugins_check_builds_encoders_so_corrupt_weights_show(cli, tmp_path):
+    code = ("from pathlib import Path\nimport reid\n@reid.hookimpl\ndef register_encoders(register):\n"
+            "    reid.register_encoder_config(register, Path(__file__).with_name('config.json'))\n")
+    plugin = write_plugin(tmp_path / "corrupt", code, {"name": "corrupt", "architecture": "resnet18_metric", "weights": "weights.pt"})
+    (plugin / "weights.pt").write_bytes(b"not a torch file")
+    quick = by_name(cli.json("--plugin-dir", plugin, "plugins"))["corrupt"]
+    assert quick["ok"] and not quick["checked"]
+    checked = by_name(cli.json("--plugin-dir", plugin, "plugins", "--check"))["corrupt"]
+    assert not checked["ok"] and "cannot read weights" in checked["error"] and "weights.pt" in checked["error"]
+    assert "--check" in cli("--plugin-dir", plugin, "plugins").stdout

@@ -1,20 +1,49 @@
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from reid import plugins as plugin_manager
 from reid.app.options import JsonOpt
 from reid.app.output import console, print_json, table
+from reid.errors import ReidError
 
 
-def plugins(json_out: JsonOpt = False) -> None:
+def _check(registers: dict[str, list[str]]) -> str | None:
+    """Build every encoder a plugin registers (so its weights load); the first failure. Detectors are not built:
+    some need a file only the command line gives (lbp_cascade's --cascade)."""
+    for kind in ("encoders",):
+        for name in registers.get(kind, []):
+            try:
+                plugin_manager.registry(kind).create(name)
+            except ReidError as exc:
+                return f"{name}: {exc}"
+            except Exception as exc:  # a plugin's own bug is reported, not raised: this is the diagnosis tool
+                return f"{name}: {type(exc).__name__}: {exc}"
+    return None
+
+
+def plugins(
+    json_out: JsonOpt = False,
+    check: Annotated[bool, typer.Option("--check", help="Also build every encoder, so that corrupt or missing weights show (slower).")] = False,
+) -> None:
     """List every plugin, where it came from and what it registers (broken ones with their cause)."""
     found = plugin_manager.plugins()
+    problems = {p.name: _check(p.registers) if check and p.ok else None for p in found}
     if json_out:
         print_json([{"name": p.name, "source": p.source, "location": p.location, "registers": p.registers,
-                     "ok": p.ok, "error": p.error} for p in found])
+                     "ok": p.ok and problems[p.name] is None, "checked": check,
+                     "error": p.error or problems[p.name]} for p in found])
         return
     rows = []
     for p in found:
         registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in p.registers.items() if names)
-        status = "ok" if p.ok else f"[red]broken: {p.error}[/]"
+        if not p.ok:
+            status = f"[red]broken: {p.error}[/]"
+        elif problems[p.name]:
+            status = f"[red]broken: {problems[p.name]}[/]"
+        else:
+            status = "ok, encoders build" if check else "loaded (weights not checked: --check)"
         rows.append((p.name, p.source, p.location, registers, status))
     console.print(table("plugins", ["name", "source", "location", "registers", "status"], rows))
