@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from reid.clustering import NOISE, cluster_vectors, reduce_umap
 from reid.context import BodyContext
 from reid.detectors.base import Detector, load_face
-from reid.embedding import Embedded, Progress, embed_paths
+from reid.embedding import Embedded, NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
 from reid.evaluate import labelled_images
@@ -74,10 +74,13 @@ def visualize(folder: str | Path, encoder: Encoder, out: str | Path, *, method: 
     else:
         paths, truth = list_images(folder), None
     embedded = embed_paths(encoder, paths, progress=progress, detector=detector, context=context)
+    progress = progress or NoProgress()
+    progress.start(1, f"laying out {len(embedded.paths)} embeddings in 2-D with UMAP")
     points = reduce_umap(embedded.vectors, 2, seed=seed)
     if points is None:
         raise ReidError(f"{folder}: a map needs at least 10 readable images, or faces found in them (found {len(embedded.paths)})")
-    clusters = cluster_vectors(embedded.vectors, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size, seed=seed)
+    clusters = cluster_vectors(embedded.vectors, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size,
+                               seed=seed, progress=progress)
     shown = _thumbnails(embedded, detector.margin if detector is not None else 0.0) if thumbnails else None
     panels = [_panel(points, [f"cluster {c}" if c != NOISE else "noise" for c in clusters.labels],
                      f"{encoder.name}: {clusters.n_clusters} clusters ({method})", shown)]
