@@ -16,13 +16,19 @@ from reid.errors import ReidError
 
 
 class ReidGroup(TyperGroup):
-    """Turns a ReidError anywhere in a command into one ``error:`` line and exit code 1."""
+    """Turns a ReidError, or an OSError from the file system (a full disk, a read-only folder), anywhere in a
+    command into one ``error:`` line and exit code 1."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except ReidError as exc:
             typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            typer.echo(f"error: {where}{exc.strerror or exc}; check free space and permissions there, then run "
+                       "again (files already written are complete, the rest were not started)", err=True)
             raise typer.Exit(1) from None
 
 

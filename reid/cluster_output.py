@@ -15,7 +15,7 @@ from reid.detectors.base import Box, Detector, load_face
 from reid.embedding import NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
-from reid.fileio import copy_without_overwrite, save_image_atomic, write_json_atomic
+from reid.fileio import check_output_folder, copy_without_overwrite, save_image_atomic, write_json_atomic
 from reid.images import require_images
 
 NOISE_NAME = "noise"
@@ -118,9 +118,7 @@ def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan"
 def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progress | None = None) -> None:
     """``result_dir/<group>/`` copies (face crops, with a detector), ``result_dir/<group>.png`` contact
     sheets, ``overview.png`` and ``clusters.json``."""
-    result_dir = Path(result_dir)
-    if result_dir.exists() and (not result_dir.is_dir() or any(result_dir.iterdir())):
-        raise ReidError(f"{result_dir}: result folder exists and is not empty; choose a new folder (nothing was written)")
+    result_dir = check_output_folder(result_dir, empty=True)
     progress = progress or NoProgress()
     progress.start(len(found.paths), "writing clusters")
     boxes = found.boxes or [None] * len(found.paths)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from reid.detectors.base import Box, Detector, crop
 from reid.embedding import NoProgress, Progress, readable_images
-from reid.errors import ImageLoadError, ReidError
-from reid.fileio import save_image_atomic, write_json_atomic
+from reid.errors import ImageLoadError
+from reid.fileio import check_output_folder, save_image_atomic, write_json_atomic
 from reid.images import require_images
 
 
@@ -44,8 +44,8 @@ def detect_folder(image_dir: Path, detector: Detector, *, out: Path | None = Non
     margin) as ``out/<the image's folder below image_dir>/<stem>_face<k>.png`` and ``detections.json``, which
     names each crop's source image and box."""
     paths = require_images(image_dir, recursive=True)
-    if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ReidError(f"{out}: output folder exists and is not empty; choose a new folder (nothing was written)")
+    if out is not None:
+        check_output_folder(out, empty=True)
     progress = progress or NoProgress()
     progress.start(len(paths), f"detecting faces ({detector.name})")
     result = Detections(detector.name, detector.margin)

@@ -49,6 +49,16 @@ def check_writable(path: Path) -> Path:
     return path
 
 
+def check_output_folder(folder: Path, *, empty: bool = False) -> Path:
+    """Fail before the work, not after it: ``folder`` can be made and written to (and, when ``empty``, holds
+    nothing yet, so that no earlier result gets mixed in)."""
+    folder = Path(folder)
+    if empty and folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ReidError(f"{folder}: output folder exists and is not empty; choose a new folder (nothing was written)")
+    check_writable(folder / ".reid-probe")
+    return folder
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     """Write through a temporary file in the same folder, then rename it into place."""
     path = check_writable(path)

@@ -6,6 +6,7 @@ the encoder that made the vectors). Exact search by default; IVF for large refer
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import faiss
 import numpy as np
 
 from reid.errors import ReidError
-from reid.fileio import write_json_atomic
+from reid.fileio import write_atomic, write_json_atomic
 
 LABEL_MAP_SUFFIX = ".json"
 FORMAT_VERSION = 1
@@ -27,6 +28,14 @@ def as_faiss_input(vectors: np.ndarray) -> np.ndarray:
     if vectors.ndim != 2:
         raise ValueError(f"expected a 2-d array of vectors, got shape {vectors.shape}")
     return vectors
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def label_map_path(index_path: Path) -> Path:
@@ -87,13 +96,22 @@ class ReferenceIndex:
         return names, as_faiss_input(sums / counts[:, None])
 
     def save(self, path: str | os.PathLike) -> Path:
+        """The index, then its label map with the index file's checksum: a reader sees a pair that matches,
+        or a mismatch it rebuilds. Temporary names are unique per process, so concurrent rebuilds do not collide."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        faiss.write_index(self.index, str(tmp))
-        os.replace(tmp, path)
+        digest = {}
+
+        def write(tmp: Path) -> None:
+            try:
+                faiss.write_index(self.index, str(tmp))
+            except RuntimeError as exc:  # faiss reports a full disk or a lost folder as a generic error
+                raise ReidError(f"{path}: cannot write the index ({str(exc).strip().splitlines()[-1]}); "
+                                "check free space and permissions") from None
+            digest["sha256"] = _sha256(tmp)
+
+        write_atomic(path, write)
         write_json_atomic(label_map_path(path), {
-            "format": FORMAT_VERSION, "metric": "cosine", "dim": self.index.d, "count": self.size,
+            "format": FORMAT_VERSION, "metric": "cosine", "dim": self.index.d, "count": self.size, **digest,
             **self.meta, "labels": self.labels, "paths": self.paths,
         })
         return path
@@ -113,6 +131,8 @@ class ReferenceIndex:
             raise ReidError(f"{path}: unreadable index or label map ({exc}); delete both and run `reid enroll` again") from None
         if index.ntotal != len(labels):
             raise ReidError(f"{path}: index holds {index.ntotal} vectors but its label map {len(labels)}; run `reid enroll` again")
+        if label_map.pop("sha256", None) not in (None, _sha256(path)):
+            raise ReidError(f"{path}: the index changed since its label map was written; run `reid enroll --rebuild`")
         return cls(index, labels, paths, label_map)
 
 

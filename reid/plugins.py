@@ -28,6 +28,8 @@ from reid.registry import Registry
 ENTRY_POINT_GROUP = "reid"
 PLUGIN_PATH_ENV = "REID_PLUGIN_PATH"
 PLUGIN_FILE = "plugin.py"
+# a plugin that calls sys.exit() or raises KeyboardInterrupt while loading is broken, not a reason to end reid
+IMPORT_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
 KINDS = ("encoders", "detectors", "clusterers")
 BUILTIN_MODULES = ("reid.encoders.builtin", "reid.detectors.builtin", "reid.clusterers.builtin")
 # Plugin directories that ship with a source checkout of reid (loaded by path, never installed).
@@ -122,7 +124,7 @@ def _collect(kind: str) -> Registry:
             clashes = [name for name in staged.entries if name in reg.entries]
             if clashes:
                 raise PluginError(f"{reg.kind} {clashes[0]!r} is already registered by {reg.entries[clashes[0]].plugin}")
-        except Exception as exc:  # a plugin's bug must not take the tool down
+        except IMPORT_FAILURES as exc:  # a plugin's bug must not take the tool down
             info.error = f"register_{kind} failed: {_cause(exc)}"
             continue
         reg.entries.update(staged.entries)
@@ -166,7 +168,7 @@ def _load_entry_points() -> None:
         location = f"{ep.value} (package {dist.name})" if dist else ep.value
         try:
             obj = ep.load()
-        except Exception as exc:
+        except IMPORT_FAILURES as exc:
             _state.plugins[ep.name] = PluginInfo(ep.name, "entrypoint", location, error=_cause(exc))
             continue
         _register(obj, ep.name, "entrypoint", location)
@@ -209,7 +211,7 @@ def _load_plugin_dir(directory: Path) -> None:
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except IMPORT_FAILURES as exc:
         sys.modules.pop(module_name, None)
         _record_failure(name, str(plugin_file), _cause(exc))
         return

@@ -67,6 +67,10 @@ def test_broken_entry_point_is_reported(cli, monkeypatch):
     ("import reid\n@reid.hookimpl\ndef register_encoder(register):\n    pass\n", None,
      "unknown hook 'register_encoder' (did you mean 'register_encoders'?)"),
     ("x = 1\n", None, "implements no reid hook"),
+    ("import sys\nsys.exit(3)\n", None, "SystemExit: 3"),
+    ("raise KeyboardInterrupt\n", None, "KeyboardInterrupt"),
+    ("import sys, reid\n@reid.hookimpl\ndef register_encoders(register):\n    sys.exit(4)\n", None,
+     "register_encoders failed: SystemExit: 4"),
     ("import reid\n@reid.hookimpl\ndef register_encoders(register):\n    raise RuntimeError('boom')\n", None,
      "register_encoders failed: RuntimeError: boom"),
     ("from pathlib import Path\nimport reid\n@reid.hookimpl\ndef register_encoders(register):\n"

@@ -240,3 +240,26 @@ def test_calibration_without_different_characters_is_one_clear_error():
 
     with pytest.raises(ReidError, match="no different-character pairs; pass --val-dir"):
         verification_summary(np.eye(3, dtype=np.float32), [0, 0, 0])
+
+
+class _Payload:
+    """What a crafted checkpoint would carry: unpickling it runs code."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_resume_never_runs_code_from_a_checkpoint_and_names_a_foreign_one(cli, tmp_path, references):
+    out = tmp_path / "run"
+    out.mkdir()
+    marker = tmp_path / "payload-ran"
+    torch.save({"epoch": 1, "payload": _Payload(marker)}, out / "checkpoint.pt")
+    args = ("train", "metric", references, "--out", out, "--resume", "--epochs", "1", "--input-size", "32")
+    result = cli(*args, ok=False)
+    assert result.exit_code == 1 and "cannot read checkpoint" in result.stderr and not marker.exists()
+    torch.save({"epoch": 1}, out / "checkpoint.pt")
+    foreign = cli(*args, ok=False)
+    assert foreign.exit_code == 1 and "not a reid checkpoint" in foreign.stderr

@@ -16,6 +16,7 @@ from reid.detectors import optional_detector
 from reid.embedding import NoFace
 from reid.encoders import load_encoder
 from reid.enrollment import UNKNOWN, enroll
+from reid.fileio import check_output_folder
 from reid.images import require_images
 
 
@@ -55,6 +56,8 @@ def classify(
     strangers. With --detector, each face of an illustration is classified; references stay face crops
     unless --context body needs their bodies."""
     targets = require_images(target_dir, recursive=True)
+    if result_dir is not None:
+        check_output_folder(result_dir)  # before the work, not after it
     found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
                               margin=margin)
     around = make_context(context, weights, found)

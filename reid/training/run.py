@@ -18,6 +18,19 @@ from reid.fileio import write_atomic, write_json_atomic, write_text_atomic
 from reid.training.curve import draw_loss_curve
 
 CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_KEYS = frozenset({"epoch", "settings", "model", "optimizer", "scheduler", "rng"})
+
+
+def _numpy_state() -> tuple:
+    """numpy's generator state with its key array as a tensor, which ``weights_only`` loading accepts."""
+    name, keys, *rest = np.random.get_state()
+    return (name, torch.from_numpy(keys.astype(np.int64)), *rest)
+
+
+def _python_state(saved) -> tuple:
+    """``random.setstate`` wants tuples; a checkpoint may hand back lists."""
+    version, internal, gauss = saved
+    return version, tuple(internal), gauss
 LOG = "train_log.jsonl"
 CURVE = "loss.png"
 PLUGIN_CODE = '''"""Encoder plugin written by `reid train`; config.json describes the network, weights.pt holds it."""
@@ -73,10 +86,15 @@ class TrainingRun:
         if not self.checkpoint_path.is_file():
             return 0, {}
         try:
-            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=False)
+            # tensors and plain data only: a checkpoint from elsewhere cannot run code while it loads
+            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
         except Exception as exc:
             raise ReidError(f"{self.checkpoint_path}: cannot read checkpoint ({type(exc).__name__}: {exc}); "
                             "start a new run in a new --out") from None
+        missing = CHECKPOINT_KEYS - set(state) if isinstance(state, dict) else CHECKPOINT_KEYS
+        if missing:
+            raise ReidError(f"{self.checkpoint_path}: not a reid checkpoint (no {', '.join(sorted(missing))}); "
+                            "start a new run in a new --out")
         changed = sorted(k for k in set(state["settings"]) | set(self.settings)
                          if state["settings"].get(k) != self.settings.get(k))
         if changed:
@@ -86,15 +104,16 @@ class TrainingRun:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        random.setstate(state["rng"]["python"])
-        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(_python_state(state["rng"]["python"]))
+        name, keys, *rest = state["rng"]["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
         torch.set_rng_state(state["rng"]["torch"])
         return state["epoch"], state.get("extra", {})
 
     def save_checkpoint(self, epoch: int, model, optimizer, scheduler, extra: dict | None = None) -> None:
         state = {"epoch": epoch, "settings": self.settings, "model": model.state_dict(),
                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "extra": extra or {},
-                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}}
+                 "rng": {"python": random.getstate(), "numpy": _numpy_state(), "torch": torch.get_rng_state()}}
         write_atomic(self.checkpoint_path, lambda tmp: torch.save(state, tmp))
 
     def log(self, record: dict[str, Any]) -> None:
