@@ -64,3 +64,15 @@ def test_a_result_folder_that_cannot_be_written_fails_before_the_work(cli, data,
     (tmp_path / "full" / "old.png").write_bytes(b"x")
     result = cli("cluster", data / "targets", "--result-dir", tmp_path / "full", ok=False)
     assert result.exit_code == 1 and "not empty" in result.stderr
+
+
+def test_an_enrollment_typo_is_reported_before_the_model_loads(cli, data, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded before the enrollment was read")
+
+    monkeypatch.setattr("reid.app.commands.classify.load_encoder", never)
+    monkeypatch.setattr("reid.app.commands.enroll.load_encoder", never)
+    (data / "typo.json").write_text('{"Aoi": "references/Aoi",}')
+    for command in (("classify", "--enroll", data / "typo.json", "--target-dir", data / "targets"), ("enroll", data / "typo.json")):
+        result = cli(*command, ok=False)
+        assert result.exit_code == 1 and "invalid JSON" in result.stderr and result.stderr.count("\n") == 1

@@ -15,7 +15,7 @@ from reid.context import make_context
 from reid.detectors import optional_detector
 from reid.embedding import NoFace
 from reid.encoders import load_encoder
-from reid.enrollment import UNKNOWN, enroll
+from reid.enrollment import UNKNOWN, enroll, read_enrollment, reference_files
 from reid.fileio import check_output_folder
 from reid.images import require_images
 
@@ -55,6 +55,7 @@ def classify(
     The default threshold is calibrated on the enrollment: some characters are left out in turn to play
     strangers. With --detector, each face of an illustration is classified; references stay face crops
     unless --context body needs their bodies."""
+    reference_files(read_enrollment(enrollment))  # a typo in the JSON is reported now, not after the model loads
     targets = require_images(target_dir, recursive=True)
     if result_dir is not None:
         check_output_folder(result_dir)  # before the work, not after it

@@ -11,6 +11,7 @@ from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt, KeepO
 from reid.app.output import console, print_json, progress_bar, report_references, report_skipped, table
 from reid.encoders import load_encoder
 from reid.enrollment import enroll as enroll_references
+from reid.enrollment import read_enrollment, reference_files
 
 EnrollArg = Annotated[Path, typer.Argument(help='Enrollment JSON: {"Character": "folder of reference images"}; relative folders resolve against the JSON\'s folder.')]
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Where the faiss index goes (label map beside it as INDEX.json). Default: ENROLL.<encoder>.faiss beside the JSON.")]
@@ -30,6 +31,7 @@ def enroll(
     json_out: JsonOpt = False,
 ) -> None:
     """Embed the reference images of an enrollment JSON into a faiss index, and calibrate "unknown" on them."""
+    reference_files(read_enrollment(enrollment))  # a typo in the JSON is reported now, not after the model loads
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
         enrolled = enroll_references(enrollment, model, index_path=index, ivf_lists=ivf, rebuild=rebuild, head=head,
