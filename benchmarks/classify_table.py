@@ -25,6 +25,7 @@ from model_table import sets_or_drawn
 from sklearn.metrics import roc_auc_score
 
 from reid import plugins
+from reid.classify import default_threshold
 from reid.embedding import embed_paths
 from reid.encoders import load_encoder
 from reid.enrollment import fit_references
@@ -82,8 +83,7 @@ def open_set(views, labels, k: int, repeats: int, encoder_threshold: float) -> l
             names, scores = top(fitted, views[queries, 0], mode)
             right = names == labels[queries]
             out = stats[mode]
-            threshold = fitted.calibration[mode].threshold
-            threshold = encoder_threshold if threshold is None else threshold  # as classify falls back
+            threshold, _ = default_threshold(fitted.calibration, encoder_threshold, mode)  # as classify picks it
             out.setdefault("auroc", []).append(roc_auc_score(known, scores))
             out.setdefault("threshold", []).append(threshold)
             for name, t in (("calibrated", threshold), ("encoder", encoder_threshold)):

@@ -17,6 +17,7 @@ from reid.encoders.base import Encoder
 from reid.enrollment import UNKNOWN, Enrolled
 from reid.errors import ImageLoadError, ReidError
 from reid.fileio import copy_without_overwrite, safe_folder_name
+from reid.open_set import Calibration
 from reid.ranking import Mode, rank_characters
 
 __all__ = ["Mode", "Match", "Classification", "classify_paths", "copy_into_folders", "default_threshold"]
@@ -61,12 +62,13 @@ class Classification:
                 "no_face": [str(p) for p in self.no_face], "no_face_policy": self.no_face_policy}
 
 
-def default_threshold(enrolled: Enrolled, encoder: Encoder, mode: Mode) -> tuple[float, str]:
+def default_threshold(calibrations: dict[Mode, Calibration | None], encoder_threshold: float,
+                      mode: Mode) -> tuple[float, str]:
     """The mode's threshold calibrated on the enrollment when it could be, else the encoder's; and which."""
-    calibration = enrolled.calibration.get(Mode(mode))
+    calibration = calibrations.get(Mode(mode))
     if calibration is not None and calibration.threshold is not None:
         return calibration.threshold, "calibrated on the enrollment"
-    return encoder.threshold, "the encoder's" + (f" ({calibration.reason})" if calibration is not None else "")
+    return encoder_threshold, "the encoder's" + (f" ({calibration.reason})" if calibration is not None else "")
 
 
 def classify_paths(enrolled: Enrolled, encoder: Encoder, targets: Sequence[Path], *, mode: Mode = Mode.any,
@@ -81,7 +83,7 @@ def classify_paths(enrolled: Enrolled, encoder: Encoder, targets: Sequence[Path]
         raise ReidError("Head mode needs the enrollment's classifier head; enroll with head=True")
     source = "--threshold"
     if threshold is None:
-        threshold, source = default_threshold(enrolled, encoder, mode)
+        threshold, source = default_threshold(enrolled.calibration, encoder.threshold, mode)
     embedded = embed_paths(encoder, targets, progress=progress, description="classifying", detector=detector,
                            context=context, no_face=no_face)
     matches = []

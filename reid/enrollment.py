@@ -144,6 +144,11 @@ class Enrolled:
     head_path: Path | None = None
     small: list[list] = field(default_factory=list)  # [path, width, height] of references under MIN_REFERENCE_SIDE
 
+    def to_json(self) -> dict:
+        """What both enroll and classify report about the references: the head file, the left-out and tiny ones."""
+        return {"head": str(self.head_path) if self.head_path else None,
+                "dropped": [asdict(d) for d in self.dropped], "small": self.small}
+
     def warnings(self) -> list[str]:
         """One line per reference worth a look: left out as an outlier, or too small to say much."""
         return [str(d) for d in self.dropped] + [

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -75,8 +74,7 @@ def classify(
     report_no_face(result.no_face, detector, whole=result.no_face_policy == NoFace.whole.value)
     if json_out:
         print_json({**result.to_json(), "index": str(enrolled.index_path), "index_reused": enrolled.reused,
-                    "head": str(enrolled.head_path) if enrolled.head_path else None,
-                    "dropped": [asdict(d) for d in enrolled.dropped], "small": enrolled.small})
+                    **enrolled.to_json()})
         return
     shown = [m for m in result.matches if verbose or m.character == UNKNOWN]
     rows = [(m.relative_path + (f" {m.box}" if m.box else " (whole image)" if m.whole_image else ""), m.character,

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -42,9 +41,8 @@ def enroll(
     calibration = {mode.value: c.to_json() for mode, c in enrolled.calibration.items() if c is not None}
     if json_out:
         print_json({"index": str(enrolled.index_path), "reused": enrolled.reused, "encoder": model.name,
-                    "head": str(enrolled.head_path) if enrolled.head_path else None,
                     "references": dict(sorted(counts.items())), "skipped": len(enrolled.failures),
-                    "dropped": [asdict(d) for d in enrolled.dropped], "small": enrolled.small, "calibration": calibration})
+                    **enrolled.to_json(), "calibration": calibration})
         return
     console.print(table(None, ["character", "references"], sorted(counts.items())))
     rows = [(mode, "" if c["threshold"] is None else f"{c['threshold']:.3f}", f"{c['strangers_rejected']:.0%}",
