@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/classify_table.py --set af10=../shared/data/animeface10_faces \
         --set 'starrail=../shared/data/charfaces/starrail__*' [--k 1 3 5 10 20] [--open-k 10] \
-        [--repeats 5] [--encoder NAME] [--plugin-dir DIR] [--json out.json]
+        [--repeats 5] [--encoder NAME] [--plugin-dir DIR] [--gray] [--json out.json]
 
 Closed set: per character k random references (as `reid enroll` keeps them: outliers left out), the
 rest are targets; the share named right in Any, Avg and Head mode. Characters with k or fewer images
@@ -10,7 +10,8 @@ sit that k out. Open set: a third of the characters are never enrolled (stranger
 --open-k references; per mode the AUROC of enrolled against stranger faces, and at the threshold the
 enrollment calibrates itself (and, for comparison, at the encoder's threshold) the share of strangers
 called unknown and of enrolled faces named right. Every image is embedded once, in the views the
-head trains on. Without --set a drawn set of made-up characters is used.
+head trains on. --gray turns every image grey first (manga, on a colour set). Without --set a drawn set of
+made-up characters is used.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, nargs="+", default=[1, 3, 5, 10, 20])
     parser.add_argument("--open-k", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--gray", action="store_true", help="turn every image grey first")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     plugins.load_plugins(args.plugin_dir)
@@ -111,10 +113,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, folder in sets_or_drawn(parser, args.set, tmp):
             pairs = labelled_images(folder)
-            embedded = embed_paths(encoder, [p for _, p in pairs], views=partial(reference_views, mirror=not encoder.flip))
+            embedded = embed_paths(encoder, [p for _, p in pairs], views=partial(reference_views, mirror=not encoder.flip),
+                                   grayscale=args.gray)
             label_of = {p: c for c, p in pairs}
             labels = np.array([label_of[p] for p in embedded.paths])
-            print(f"\n{name} ({len(labels)} images, {len(set(labels))} characters, {encoder.name})\n")
+            colour = "grey" if args.gray else "colour"
+            print(f"\n{name} ({len(labels)} images, {len(set(labels))} characters, {encoder.name}, {colour})\n")
             print("| k | characters | targets | Any | Avg | Head |\n| --- | --- | --- | --- | --- | --- |")
             closed = [r for k in args.k if (r := closed_set(embedded.views, labels, k, args.repeats))]
             for r in closed:
@@ -128,7 +132,8 @@ def main() -> None:
                 print(f"| {r['mode']} | {r['auroc']:.3f} | {r['threshold']:.3f} | {r['calibrated_strangers_unknown']:.3f} | "
                       f"{r['calibrated_enrolled_right']:.3f} | {r['encoder_strangers_unknown']:.3f} | "
                       f"{r['encoder_enrolled_right']:.3f} | {r['closed_right']:.3f} |", flush=True)
-            report.append({"set": name, "folder": folder, "encoder": encoder.name, "closed": closed, "open": rows})
+            report.append({"set": name, "folder": folder, "encoder": encoder.name, "grayscale": args.gray,
+                           "closed": closed, "open": rows})
     if args.json:
         write_json_atomic(args.json, report)
 

@@ -10,7 +10,6 @@ arrays (no pickle) beside the faiss index.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from reid.errors import ReidError
+from reid.fileio import write_atomic
 
 CROP = 0.88  # share of each side a crop keeps: a slightly different framing, never a different face
 HEAD_C = 10.0  # inverse L2 strength; 1 and 100 measured within 0.02 of it on the development sets
@@ -71,12 +71,13 @@ class CharacterHead:
         return _softmax(vectors @ self.coef_.T + self.intercept_)
 
     def save(self, path: Path, meta: dict[str, Any]) -> Path:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez(tmp, coef=self.coef_, intercept=self.intercept_, classes=self.classes_.astype(str),
-                 C=np.float64(self.C), meta=np.array(json.dumps(meta)))
-        os.replace(tmp, path)
-        return path
+        """Atomically, through a temporary file unique to this process (removed on any failure or interrupt)."""
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
+                np.savez(f, coef=self.coef_, intercept=self.intercept_, classes=self.classes_.astype(str),
+                         C=np.float64(self.C), meta=np.array(json.dumps(meta)))
+
+        return write_atomic(Path(path), write)
 
     @classmethod
     def load(cls, path: Path) -> tuple["CharacterHead", dict[str, Any]]:

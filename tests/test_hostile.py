@@ -76,3 +76,16 @@ def test_an_enrollment_typo_is_reported_before_the_model_loads(cli, data, monkey
     for command in (("classify", "--enroll", data / "typo.json", "--target-dir", data / "targets"), ("enroll", data / "typo.json")):
         result = cli(*command, ok=False)
         assert result.exit_code == 1 and "invalid JSON" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_failing_head_write_is_one_error_line_and_leaves_no_temporary_file(cli, data, monkeypatch):
+    import numpy as np
+
+    def full_disk(f, **arrays):
+        f.write(b"partial")
+        raise OSError(28, "No space left on device", "head.npz")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    result = cli("enroll", data / "enroll.json", "--head", ok=False)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "No space left on device" in result.stderr
+    assert not [p for p in data.iterdir() if p.name.endswith(".tmp") or p.name.endswith(".npz")]
