@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from reid import __version__, plugins
+from reid import __version__, interrupts, plugins
 from reid.app.commands import classify, cluster, detect, enroll, evaluate, sample_data, similarity, train, visualize
 from reid.app.commands import plugins as plugins_command
 from reid.app.output import warn
@@ -17,16 +17,21 @@ from reid.errors import ReidError
 
 class ReidGroup(TyperGroup):
     """Turns a ReidError, or an OSError from the file system (a full disk, a read-only folder), anywhere in a
-    command into one ``error:`` line and exit code 1."""
+    command into one ``error:`` line and exit code 1; SIGINT / SIGTERM into one line and exit code 130 / 143."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt as exc:  # reid.interrupts makes SIGTERM one too
+            typer.echo(f"interrupted ({getattr(exc, 'name', 'SIGINT')}): outputs already finished are complete, the "
+                       "unfinished ones and every temporary file were removed; run the command again", err=True)
+            raise typer.Exit(interrupts.exit_code(exc)) from None
         except ReidError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
         except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
+            # a failed copy names its source first and its destination second: the full disk is the second's
+            where = f"{Path(exc.filename2).parent}: " if exc.filename2 else f"{exc.filename}: " if exc.filename else ""
             typer.echo(f"error: {where}{exc.strerror or exc}; check free space and permissions there, then run "
                        "again (files already written are complete, the rest were not started)", err=True)
             raise typer.Exit(1) from None
@@ -64,7 +69,3 @@ app.command()(visualize.visualize)
 app.command("plugins")(plugins_command.plugins)
 app.command("sample-data")(sample_data.sample_data)
 app.add_typer(train.app, name="train")
-
-
-def main() -> None:
-    app()

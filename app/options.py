@@ -32,3 +32,4 @@ MergeOpt = Annotated[Optional[float], typer.Option("--merge-threshold", min=-1.0
 ContextOpt = Annotated[Optional[str], typer.Option("--context", help="face (default) or body: also embed the region below each face (clothing) and fuse the two; needs --detector, and enrollment references then go through the detector too.")]
 WeightsOpt = Annotated[Optional[str], typer.Option("--weights", help="With --context body: FACE,BODY weights of the fused score (default 1.0,1.0).")]
 NoFaceOpt = Annotated[NoFace, typer.Option("--no-face", case_sensitive=False, help="With --detector, an image with no face found: whole embeds the whole image instead (it is still someone), skip leaves it out. Both list it under no_face. Not with --context body.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output file that reid did not write (its own earlier outputs are replaced without it).")]

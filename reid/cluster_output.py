@@ -15,7 +15,7 @@ from reid.detectors.base import Box, Detector, load_face
 from reid.embedding import NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
-from reid.fileio import check_output_folder, copy_without_overwrite, save_image_atomic, write_json_atomic
+from reid.fileio import copy_without_overwrite, save_image_atomic, staged_folder, write_json_atomic
 from reid.images import require_images
 
 NOISE_NAME = "noise"
@@ -117,9 +117,12 @@ def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan"
 
 def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progress | None = None) -> None:
     """``result_dir/<group>/`` copies (face crops, with a detector), ``result_dir/<group>.png`` contact
-    sheets, ``overview.png`` and ``clusters.json``."""
-    result_dir = check_output_folder(result_dir, empty=True)
-    progress = progress or NoProgress()
+    sheets, ``overview.png`` and ``clusters.json``. ``result_dir`` (new or empty) appears complete or not at all."""
+    with staged_folder(result_dir) as staging:
+        _write_clusters(found, staging, progress or NoProgress())
+
+
+def _write_clusters(found: FolderClusters, result_dir: Path, progress: Progress) -> None:
     progress.start(len(found.paths), "writing clusters")
     boxes = found.boxes or [None] * len(found.paths)
     composition = found.composition()

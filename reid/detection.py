@@ -9,7 +9,7 @@ from pathlib import Path
 from reid.detectors.base import Box, Detector, crop
 from reid.embedding import NoProgress, Progress, readable_images
 from reid.errors import ImageLoadError
-from reid.fileio import check_output_folder, save_image_atomic, write_json_atomic
+from reid.fileio import save_image_atomic, staged_folder, write_json_atomic
 from reid.images import require_images
 
 
@@ -42,11 +42,17 @@ def detect_folder(image_dir: Path, detector: Detector, *, out: Path | None = Non
                   progress: Progress | None = None) -> Detections:
     """Detect faces in every image; with ``out`` (new or empty) also write the crops (grown by the detector's
     margin) as ``out/<the image's folder below image_dir>/<stem>_face<k>.png`` and ``detections.json``, which
-    names each crop's source image and box."""
+    names each crop's source image and box. ``out`` appears complete or not at all."""
     paths = require_images(image_dir, recursive=True)
-    if out is not None:
-        check_output_folder(out, empty=True)
-    progress = progress or NoProgress()
+    if out is None:
+        return _detect(paths, image_dir, detector, None, progress or NoProgress())
+    with staged_folder(out) as staging:  # checks ``out`` before the work
+        result = _detect(paths, image_dir, detector, staging, progress or NoProgress())
+        write_json_atomic(staging / "detections.json", result.to_json())
+    return result
+
+
+def _detect(paths: list[Path], image_dir: Path, detector: Detector, out: Path | None, progress: Progress) -> Detections:
     progress.start(len(paths), f"detecting faces ({detector.name})")
     result = Detections(detector.name, detector.margin)
     stems = Counter((path.parent, path.stem) for path in paths)
@@ -58,6 +64,4 @@ def detect_folder(image_dir: Path, detector: Detector, *, out: Path | None = Non
             name = (path.parent.relative_to(image_dir) / f"{stem}_face{k}.png").as_posix()
             save_image_atomic(crop(image, box, detector.margin), out / name)
             result.crops[name] = {"source": str(path), "box": box.to_json()}
-    if out is not None:
-        write_json_atomic(out / "detections.json", result.to_json())
     return result

@@ -22,7 +22,7 @@ from reid.errors import ImageLoadError, ReidError
 from reid.fileio import read_json, safe_folder_name
 from reid.head import CharacterHead, reference_views, view_names
 from reid.images import require_images
-from reid.index import ReferenceIndex
+from reid.index import ReferenceIndex, check_index_output
 from reid.open_set import Calibration, calibrate
 from reid.ranking import Mode
 
@@ -220,16 +220,19 @@ def _reuse(index_path: Path, sources: dict, head: bool) -> Enrolled | None:
 
 def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None = None, ivf_lists: int = 0,
            rebuild: bool = False, detector: Detector | None = None, context: BodyContext | None = None,
-           head: bool = False, keep_outliers: bool = False, progress: Progress | None = None) -> Enrolled:
+           head: bool = False, keep_outliers: bool = False, force: bool = False,
+           progress: Progress | None = None) -> Enrolled:
     """Load the saved index (and ``head``) when they still match, else embed the references and save new ones.
 
     References are face crops, embedded whole, unless there is a ``context``: a body needs the whole
     illustration, so the references then go through the ``detector`` and the context like the targets.
     References far from the rest of their character are left out unless ``keep_outliers``. Each mode's
-    unknown threshold is calibrated on the references (``reid.open_set``) and saved with them."""
+    unknown threshold is calibrated on the references (``reid.open_set``) and saved with them. A file at the
+    index's paths that reid did not write is replaced only with ``force``."""
     enroll_path = Path(enroll_path)
     pairs = reference_files(read_enrollment(enroll_path))
     index_path = Path(index_path) if index_path else default_index_path(enroll_path, encoder, context)
+    check_index_output(index_path, head_path_for(index_path), force=force)
     sources = {"encoder_identity": encoder.identity(), "files": _signature([p for _, p in pairs]),
                "outliers": "kept" if keep_outliers else OUTLIER_RULE}
     cutter = detector if context is not None else None  # face-crop references are embedded whole

@@ -24,3 +24,9 @@ class UnknownNameError(ReidError, KeyError):
 
 class PluginError(ReidError):
     """A plugin that cannot be used: raised inside a plugin, recorded by the plugin manager."""
+
+
+def cause(exc: BaseException) -> str:
+    """An exception as one line: its type and its message's first line (library messages can run to pages)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0].strip()}" if lines else type(exc).__name__

@@ -9,9 +9,10 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from reid.errors import ReidError
 
@@ -37,26 +38,97 @@ def _umask() -> int:
     return mask
 
 
-def check_writable(path: Path) -> Path:
-    """Fail now, not after a long computation, when ``path``'s folder cannot be made or written to."""
-    path = Path(path)
+def _check_folder(folder: Path, output: Path) -> None:
+    """``folder`` can be made and written to; errors name ``output``, the path the user gave."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ReidError(f"{path}: cannot create its folder ({exc.strerror}); choose another output path") from None
-    if not os.access(path.parent, os.W_OK) or path.is_dir():
-        raise ReidError(f"{path}: cannot write here; choose another output path")
+        raise ReidError(f"{output}: cannot create {'it' if folder == output else 'its folder'} ({exc.strerror}); "
+                        "choose another output path") from None
+    if not os.access(folder, os.W_OK):
+        raise ReidError(f"{output}: cannot write {'into it' if folder == output else 'there'}; choose another "
+                        "output path")
+
+
+def check_writable(path: Path) -> Path:
+    """Fail now, not after a long computation, when the file ``path`` cannot be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise ReidError(f"{path}: is a folder; give a file name")
+    _check_folder(path.parent, path)
     return path
 
 
-def check_output_folder(folder: Path, *, empty: bool = False) -> Path:
-    """Fail before the work, not after it: ``folder`` can be made and written to (and, when ``empty``, holds
-    nothing yet, so that no earlier result gets mixed in)."""
+def check_output_folder(folder: Path) -> Path:
+    """Fail before the work, not after it: ``folder`` can be made and written to."""
     folder = Path(folder)
-    if empty and folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise ReidError(f"{folder}: output folder exists and is not empty; choose a new folder (nothing was written)")
-    check_writable(folder / ".reid-probe")
+    _check_folder(folder, folder)
     return folder
+
+
+def check_new_folder(folder: Path) -> Path:
+    """Fail before the work, not after it: ``folder`` is missing or empty (no earlier result gets mixed in) and
+    its parent can be written to, for ``staged_folder`` to rename a finished result into place."""
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ReidError(f"{folder}: output folder exists and is not empty; choose a new folder (nothing was written)")
+    _check_folder(folder.parent, folder)
+    return folder
+
+
+@contextmanager
+def staged_folder(folder: Path) -> Iterator[Path]:
+    """A hidden temporary sibling of ``folder`` to fill, renamed to ``folder`` once complete. A failure or an
+    interrupt removes it, so a half-written result never sits where the re-run wants to write."""
+    folder = check_new_folder(folder)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".partial"))
+    try:
+        yield staging
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's 0700 would make the result private to its writer
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):  # name the folder the user asked for, not the hidden one that is gone
+            for attr in ("filename", "filename2"):
+                name = str(getattr(exc, attr) or "")
+                if name.startswith(str(staging)):
+                    setattr(exc, attr, str(folder) + name[len(str(staging)):])
+        raise
+    try:
+        os.replace(staging, folder)  # POSIX replaces an empty folder in one step
+    except OSError:
+        try:
+            folder.rmdir()  # Windows cannot rename onto a folder
+            os.replace(staging, folder)
+        except OSError as exc:  # someone wrote into the folder meanwhile: keep both, lose nothing
+            raise ReidError(f"{folder}: cannot be replaced ({exc.strerror or exc}); the complete result is in "
+                            f"{staging}") from None
+
+
+def check_replaceable(path: Path, *, ours: Callable[[Path], bool], force: bool = False, option: str = "path") -> Path:
+    """Fail before the work when ``path`` holds a file that reid did not write there (a re-run may replace
+    its own output) and the user did not pass --force: reid never overwrites what it was not asked to."""
+    path = check_writable(path)
+    if path.exists() and not force and not ours(path):
+        raise ReidError(f"{path}: a file reid did not write is already there; pass --force to replace it, "
+                        f"or choose another {option} (nothing was written)")
+    return path
+
+
+@contextmanager
+def folder_lock(folder: Path, *, exclusive: bool) -> Iterator[None]:
+    """An advisory lock on a folder (POSIX ``flock`` on the folder itself, so no lock file is left behind) for
+    files that must be read or replaced together; where ``flock`` is missing it does nothing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
@@ -68,8 +140,10 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
         write(Path(tmp))
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make outputs private to their writer
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not exc.filename:  # Pillow and others leave the path out
+            exc.filename = str(path)
         raise
     return path
 
@@ -82,8 +156,22 @@ def write_json_atomic(path: Path, data: Any) -> Path:
     return write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+#: the PNG text chunk that marks an image as reid's output, so that a re-run may replace it
+MADE_BY = ("Software", "reid")
+
+
 def save_image_atomic(image: Image.Image, path: Path) -> Path:
-    return write_atomic(path, lambda tmp: image.save(tmp, format="PNG"))
+    mark = PngImagePlugin.PngInfo()
+    mark.add_text(*MADE_BY)
+    return write_atomic(path, lambda tmp: image.save(tmp, format="PNG", pnginfo=mark))
+
+
+def is_reid_png(path: Path) -> bool:
+    try:
+        with Image.open(path) as image:
+            return image.format == "PNG" and image.info.get(MADE_BY[0]) == MADE_BY[1]
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
 
 
 def copy_without_overwrite(src: Path, dest_dir: Path) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import faiss
 import numpy as np
 
 from reid.errors import ReidError
-from reid.fileio import write_atomic, write_json_atomic
+from reid.fileio import check_replaceable, check_writable, folder_lock, write_atomic, write_json_atomic
 
 LABEL_MAP_SUFFIX = ".json"
 FORMAT_VERSION = 1
@@ -40,6 +41,24 @@ def _sha256(path: Path) -> str:
 
 def label_map_path(index_path: Path) -> Path:
     return index_path.with_name(index_path.name + LABEL_MAP_SUFFIX)
+
+
+def is_reid_index(path: Path) -> bool:
+    """Whether reid wrote the index at ``path``: its label map beside it is one of reid's."""
+    try:
+        label_map = json.loads(label_map_path(Path(path)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(label_map, dict) and label_map.get("format") == FORMAT_VERSION and "labels" in label_map
+
+
+def check_index_output(path: Path, *companions: Path, force: bool = False) -> Path:
+    """Before any work: the index, its label map and ``companions`` (the head) may be written at ``path``: each
+    is new, or the previous index reid wrote there, or --force says to replace it."""
+    path = Path(path)
+    for target in (path, label_map_path(path), *companions):
+        check_replaceable(target, ours=lambda _: is_reid_index(path), force=force, option="--index")
+    return path
 
 
 @dataclass
@@ -98,22 +117,25 @@ class ReferenceIndex:
     def save(self, path: str | os.PathLike) -> Path:
         """The index, then its label map with the index file's checksum: a reader sees a pair that matches,
         or a mismatch it rebuilds. Temporary names are unique per process, so concurrent rebuilds do not collide."""
-        path = Path(path)
+        path = check_writable(Path(path))
         digest = {}
 
         def write(tmp: Path) -> None:
             try:
                 faiss.write_index(self.index, str(tmp))
             except RuntimeError as exc:  # faiss reports a full disk or a lost folder as a generic error
-                raise ReidError(f"{path}: cannot write the index ({str(exc).strip().splitlines()[-1]}); "
+                detail = str(exc).strip().splitlines()[-1]
+                system = re.search(r"\(([^()]+)\)$", detail)  # the operating system's words end faiss' message
+                raise ReidError(f"{path}: cannot write the index ({system.group(1) if system else detail}); "
                                 "check free space and permissions") from None
             digest["sha256"] = _sha256(tmp)
 
-        write_atomic(path, write)
-        write_json_atomic(label_map_path(path), {
-            "format": FORMAT_VERSION, "metric": "cosine", "dim": self.index.d, "count": self.size, **digest,
-            **self.meta, "labels": self.labels, "paths": self.paths,
-        })
+        with folder_lock(path.parent, exclusive=True):  # two rebuilds cannot interleave their two files
+            write_atomic(path, write)
+            write_json_atomic(label_map_path(path), {
+                "format": FORMAT_VERSION, "metric": "cosine", "dim": self.index.d, "count": self.size, **digest,
+                **self.meta, "labels": self.labels, "paths": self.paths,
+            })
         return path
 
     @classmethod
@@ -124,14 +146,16 @@ class ReferenceIndex:
             if not needed.is_file():  # faiss reports a missing file as a generic RuntimeError
                 raise ReidError(f"{needed}: index file not found; run `reid enroll` to build it")
         try:
-            index = faiss.read_index(str(path))
-            label_map = json.loads(map_path.read_text(encoding="utf-8"))
+            with folder_lock(path.parent, exclusive=False):  # never half of a pair that is being replaced
+                index = faiss.read_index(str(path))
+                label_map = json.loads(map_path.read_text(encoding="utf-8"))
+                digest = _sha256(path)
             labels, paths = label_map.pop("labels"), label_map.pop("paths")
         except (RuntimeError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ReidError(f"{path}: unreadable index or label map ({exc}); delete both and run `reid enroll` again") from None
         if index.ntotal != len(labels):
             raise ReidError(f"{path}: index holds {index.ntotal} vectors but its label map {len(labels)}; run `reid enroll` again")
-        if label_map.pop("sha256", None) not in (None, _sha256(path)):
+        if label_map.pop("sha256", None) not in (None, digest):
             raise ReidError(f"{path}: the index changed since its label map was written; run `reid enroll --rebuild`")
         return cls(index, labels, paths, label_map)
 

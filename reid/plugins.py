@@ -22,18 +22,34 @@ from typing import Iterable
 import pluggy
 
 from reid import hookspecs
-from reid.errors import PluginError
+from reid.errors import PluginError, cause
+from reid.interrupts import Interrupted
 from reid.registry import Registry
 
 ENTRY_POINT_GROUP = "reid"
 PLUGIN_PATH_ENV = "REID_PLUGIN_PATH"
 PLUGIN_FILE = "plugin.py"
 # a plugin that calls sys.exit() or raises KeyboardInterrupt while loading is broken, not a reason to end reid
+# (a real Ctrl-C arrives as reid.interrupts.Interrupted, which is re-raised)
 IMPORT_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
 KINDS = ("encoders", "detectors", "clusterers")
 BUILTIN_MODULES = ("reid.encoders.builtin", "reid.detectors.builtin", "reid.clusterers.builtin")
-# Plugin directories that ship with a source checkout of reid (loaded by path, never installed).
-SHIPPED_PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
+SHIPPED_PACKAGE = "reid.shipped_plugins"
+
+
+def _shipped_plugins_folder() -> Path | None:
+    """Where the plugin directories shipped with reid are: the folder of the ``reid.shipped_plugins`` package
+    (``plugins/`` in a checkout), found through the import system and never a generic folder of site-packages
+    that any other package could fill."""
+    try:
+        spec = importlib.util.find_spec(SHIPPED_PACKAGE)
+    except ImportError:
+        return None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return Path(locations[0]).resolve() if locations else None
+
+
+SHIPPED_PLUGINS = _shipped_plugins_folder()
 
 pm = pluggy.PluginManager("reid")
 pm.add_hookspecs(hookspecs)
@@ -125,7 +141,9 @@ def _collect(kind: str) -> Registry:
             if clashes:
                 raise PluginError(f"{reg.kind} {clashes[0]!r} is already registered by {reg.entries[clashes[0]].plugin}")
         except IMPORT_FAILURES as exc:  # a plugin's bug must not take the tool down
-            info.error = f"register_{kind} failed: {_cause(exc)}"
+            if isinstance(exc, Interrupted):
+                raise
+            info.error = f"register_{kind} failed: {cause(exc)}"
             continue
         reg.entries.update(staged.entries)
         info.registers[kind] = sorted(staged.entries)
@@ -143,7 +161,7 @@ def _register(obj: object, name: str, source: str, location: str) -> None:
     try:
         pm.register(obj, name=name)
     except Exception as exc:
-        info.error = _cause(exc)
+        info.error = cause(exc)
         return
     unknown = [hc.name for hc in pm.get_hookcallers(obj) or [] if hc.spec is None]
     if unknown:
@@ -169,7 +187,9 @@ def _load_entry_points() -> None:
         try:
             obj = ep.load()
         except IMPORT_FAILURES as exc:
-            _state.plugins[ep.name] = PluginInfo(ep.name, "entrypoint", location, error=_cause(exc))
+            if isinstance(exc, Interrupted):
+                raise
+            _state.plugins[ep.name] = PluginInfo(ep.name, "entrypoint", location, error=cause(exc))
             continue
         _register(obj, ep.name, "entrypoint", location)
 
@@ -177,7 +197,7 @@ def _load_entry_points() -> None:
 def _plugin_dir_candidates(extra: Iterable[str | os.PathLike]) -> list[Path]:
     """Shipped plugins, then $REID_PLUGIN_PATH, then the given directories; a folder of plugin folders expands."""
     roots: list[Path] = []
-    if SHIPPED_PLUGINS.is_dir():
+    if SHIPPED_PLUGINS is not None and SHIPPED_PLUGINS.is_dir():
         roots.append(SHIPPED_PLUGINS)
     roots += [Path(p) for p in os.environ.get(PLUGIN_PATH_ENV, "").split(os.pathsep) if p]
     roots += [Path(p) for p in extra]
@@ -213,7 +233,9 @@ def _load_plugin_dir(directory: Path) -> None:
         spec.loader.exec_module(module)
     except IMPORT_FAILURES as exc:
         sys.modules.pop(module_name, None)
-        _record_failure(name, str(plugin_file), _cause(exc))
+        if isinstance(exc, Interrupted):
+            raise
+        _record_failure(name, str(plugin_file), cause(exc))
         return
     _register(module, name, "directory", str(plugin_file))
 
@@ -221,8 +243,3 @@ def _load_plugin_dir(directory: Path) -> None:
 def _record_failure(name: str, location: str, error: str) -> None:
     key = name if name not in _state.plugins else f"{name} ({location})"
     _state.plugins[key] = PluginInfo(key, "directory", location, error=error)
-
-
-def _cause(exc: BaseException) -> str:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

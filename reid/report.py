@@ -17,6 +17,8 @@ from reid.fileio import write_text_atomic
 THUMB = 96
 WORST_PAIRS, EXAMPLES_PER_PAIR = 5, 6
 MAX_MATRIX = 25  # characters; a larger matrix is unreadable, the pairs list still shows the worst of it
+# marks the file as reid's, so that evaluate may replace its own report without --force
+GENERATOR = '<meta name="generator" content="reid">'
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }
@@ -163,7 +165,7 @@ def render(result: Evaluation) -> str:
     if result.context:
         setup += f", context {result.context['context']} (weights {result.context['weights']})"
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>reid evaluation: {escape(result.dataset)}</title>
+<html lang="en"><head><meta charset="utf-8">{GENERATOR}<title>reid evaluation: {escape(result.dataset)}</title>
 <style>{STYLE}</style></head><body>
 <h1>reid evaluation of {escape(result.dataset)}</h1>
 <p>{escape(setup)}: {result.n_images} {unit}, {result.n_characters} characters.</p>
@@ -175,6 +177,14 @@ def render(result: Evaluation) -> str:
 {_problems(result)}
 </body></html>
 """
+
+
+def is_reid_report(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return GENERATOR.encode() in f.read(1024)
+    except OSError:
+        return False
 
 
 def write_report(result: Evaluation, path: str | Path) -> Path:

@@ -1,4 +1,5 @@
 import importlib.metadata
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +62,10 @@ def test_broken_entry_point_is_reported(cli, monkeypatch):
     assert not gone["ok"] and "ModuleNotFoundError" in gone["error"]
 
 
+CONFIG_PLUGIN = ("from pathlib import Path\nimport reid\n@reid.hookimpl\ndef register_encoders(register):\n"
+                 "    reid.register_encoder_config(register, Path(__file__).with_name('config.json'))\n")
+
+
 @pytest.mark.parametrize("code, config, cause", [
     ("import no_such_module_for_reid\n", None, "ModuleNotFoundError: No module named 'no_such_module_for_reid'"),
     ("def broken(:\n", None, "SyntaxError"),
@@ -73,15 +78,16 @@ def test_broken_entry_point_is_reported(cli, monkeypatch):
      "register_encoders failed: SystemExit: 4"),
     ("import reid\n@reid.hookimpl\ndef register_encoders(register):\n    raise RuntimeError('boom')\n", None,
      "register_encoders failed: RuntimeError: boom"),
-    ("from pathlib import Path\nimport reid\n@reid.hookimpl\ndef register_encoders(register):\n"
-     "    reid.register_encoder_config(register, Path(__file__).with_name('config.json'))\n",
+    (CONFIG_PLUGIN,
      {"name": "needs_weights", "architecture": "resnet18_metric", "weights": "weights.pt"}, "weights file not found"),
-    ("from pathlib import Path\nimport reid\n@reid.hookimpl\ndef register_encoders(register):\n"
-     "    reid.register_encoder_config(register, Path(__file__).with_name('config.json'))\n",
+    (CONFIG_PLUGIN,
      {"name": "x", "architecture": "vit_huge", "weights": "plugin.py"}, "unknown architecture 'vit_huge'; valid architectures: classifier_layer, metric, resnet18_metric"),
-    ("from pathlib import Path\nimport reid\n@reid.hookimpl\ndef register_encoders(register):\n"
-     "    reid.register_encoder_config(register, Path(__file__).with_name('config.json'))\n",
+    (CONFIG_PLUGIN,
      {"name": "x", "architecture": "metric", "weights": "plugin.py", "fuse": "color_texture"}, '"fuse" must be a list'),
+    (CONFIG_PLUGIN,
+     {"name": "x", "architecture": "metric", "weights": "../good/plugin.py"}, "must name a file inside the plugin directory"),
+    (CONFIG_PLUGIN,
+     {"name": "x", "architecture": "metric", "weights": "/etc/hostname"}, "must name a file inside the plugin directory"),
 ])
 def test_broken_plugin_is_reported_with_path_and_cause_and_others_keep_working(cli, tmp_path, dataset, code, config, cause):
     broken = write_plugin(tmp_path / "broken", code, config)
@@ -130,10 +136,27 @@ def test_default_falls_back_to_the_weights_free_encoder_without_the_shipped_mode
     assert load_encoder().name == "color_texture"
 
 
+def test_shipped_plugins_are_found_through_the_reid_package_never_a_generic_folder(tmp_path, monkeypatch):
+    # a wheel install once looked in <site-packages>/plugins, which any package could fill
+    write_plugin(tmp_path / "plugins" / "evil", "raise SystemExit('a stranger ran')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    shipped = plugins._shipped_plugins_folder()
+    assert shipped == plugins.SHIPPED_PLUGINS and (shipped / "charfaces_lite0" / "weights.pt").is_file()
+    assert tmp_path not in shipped.parents
+    assert "evil" not in {info.name for info in plugins.plugins()}
+
+
+def test_the_wheel_carries_the_shipped_plugin_directories():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    setuptools = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "reid.shipped_plugins" in setuptools["packages"] and setuptools["package-dir"]["reid.shipped_plugins"] == "plugins"
+    data = setuptools["package-data"]["reid.shipped_plugins"]
+    assert {"*/plugin.py", "*/config.json", "*/*.pt"} <= set(data)
+
+
 def test_plugins_check_builds_encoders_so_corrupt_weights_show(cli, tmp_path):
-    code = ("from pathlib import Path\nimport reid\n@reid.hookimpl\ndef register_encoders(register):\n"
-            "    reid.register_encoder_config(register, Path(__file__).with_name('config.json'))\n")
-    plugin = write_plugin(tmp_path / "corrupt", code, {"name": "corrupt", "architecture": "resnet18_metric", "weights": "weights.pt"})
+    plugin = write_plugin(tmp_path / "corrupt", CONFIG_PLUGIN, {"name": "corrupt", "architecture": "resnet18_metric", "weights": "weights.pt"})
     (plugin / "weights.pt").write_bytes(b"not a torch file")
     quick = by_name(cli.json("--plugin-dir", plugin, "plugins"))["corrupt"]
     assert quick["ok"] and not quick["checked"]

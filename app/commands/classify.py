@@ -5,8 +5,8 @@ from typing import Annotated
 
 import typer
 
-from reid.app.commands.enroll import IndexOpt, IvfOpt
-from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, KeepOutliersOpt,
+from reid.app.commands.enroll import IndexOpt, IvfOpt, check_inputs
+from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, ForceOpt, JsonOpt, KeepOutliersOpt,
                               MarginOpt, MinFaceOpt, MinNeighborsOpt, ModeOpt, NoFaceOpt, ResultDirOpt, ThresholdOpt, WeightsOpt)
 from reid.app.output import console, print_json, progress_bar, report_references, report_no_face, report_skipped, table
 from reid.classify import Mode, classify_paths, copy_into_folders
@@ -14,7 +14,7 @@ from reid.context import make_context
 from reid.detectors import optional_detector
 from reid.embedding import NoFace
 from reid.encoders import load_encoder
-from reid.enrollment import UNKNOWN, enroll, read_enrollment, reference_files
+from reid.enrollment import UNKNOWN, enroll
 from reid.fileio import check_output_folder
 from reid.images import require_images
 
@@ -35,6 +35,7 @@ def classify(
     index: IndexOpt = None,
     ivf: IvfOpt = 0,
     keep_outliers: KeepOutliersOpt = False,
+    force: ForceOpt = False,
     detector: DetectorOpt = None,
     cascade: CascadeOpt = None,
     min_neighbors: MinNeighborsOpt = None,
@@ -54,7 +55,7 @@ def classify(
     The default threshold is calibrated on the enrollment: some characters are left out in turn to play
     strangers. With --detector, each face of an illustration is classified; references stay face crops
     unless --context body needs their bodies."""
-    reference_files(read_enrollment(enrollment))  # a typo in the JSON is reported now, not after the model loads
+    check_inputs(enrollment, index, force)
     targets = require_images(target_dir, recursive=True)
     if result_dir is not None:
         check_output_folder(result_dir)  # before the work, not after it
@@ -64,7 +65,7 @@ def classify(
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
         enrolled = enroll(enrollment, model, index_path=index, ivf_lists=ivf, detector=found, context=around,
-                          head=mode == Mode.head, keep_outliers=keep_outliers, progress=progress)
+                          head=mode == Mode.head, keep_outliers=keep_outliers, force=force, progress=progress)
         result = classify_paths(enrolled, model, targets, mode=mode, threshold=threshold, detector=found,
                                 context=around, root=target_dir, no_face=no_face, progress=progress)
         if result_dir is not None:

@@ -13,7 +13,7 @@ from reid.cluster_output import cluster_folder, write_clusters
 from reid.context import make_context
 from reid.detectors import optional_detector
 from reid.encoders import load_encoder
-from reid.fileio import check_output_folder
+from reid.fileio import check_new_folder
 
 
 def cluster(
@@ -38,7 +38,7 @@ def cluster(
 ) -> None:
     """Find the characters in a folder: clusters with their sizes, noise, copies and contact sheets."""
     if result_dir is not None:
-        check_output_folder(result_dir, empty=True)  # before the work, not after it
+        check_new_folder(result_dir)  # before the work, not after it
     faces = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
                               margin=margin)
     around = make_context(context, weights, faces)

@@ -6,15 +6,24 @@ from typing import Annotated, Optional
 
 import typer
 
-from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, JsonOpt, KeepOutliersOpt
+from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, ForceOpt, JsonOpt, KeepOutliersOpt
 from reid.app.output import console, print_json, progress_bar, report_references, report_skipped, table
 from reid.encoders import load_encoder
 from reid.enrollment import enroll as enroll_references
-from reid.enrollment import read_enrollment, reference_files
+from reid.enrollment import head_path_for, read_enrollment, reference_files
+from reid.index import check_index_output
 
 EnrollArg = Annotated[Path, typer.Argument(help='Enrollment JSON: {"Character": "folder of reference images"}; relative folders resolve against the JSON\'s folder.')]
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Where the faiss index goes (label map beside it as INDEX.json). Default: ENROLL.<encoder>.faiss beside the JSON.")]
 IvfOpt = Annotated[int, typer.Option("--ivf", min=0, help="Use an IVF index with this many lists (large reference sets); 0: exact search.")]
+
+
+def check_inputs(enrollment: Path, index: Path | None, force: bool) -> None:
+    """A typo in the JSON, or an --index that would replace someone's file, is reported now, not after the
+    model loads."""
+    reference_files(read_enrollment(enrollment))
+    if index is not None:
+        check_index_output(index, head_path_for(index), force=force)
 
 
 def enroll(
@@ -24,17 +33,18 @@ def enroll(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed even if the saved index matches.")] = False,
     head: Annotated[bool, typer.Option("--head", help="Also fit the classifier head that `classify --mode Head` uses (saved as ENROLL.<encoder>.head.npz).")] = False,
     keep_outliers: KeepOutliersOpt = False,
+    force: ForceOpt = False,
     encoder: EncoderOpt = None,
     device: DeviceOpt = None,
     batch_size: BatchSizeOpt = 32,
     json_out: JsonOpt = False,
 ) -> None:
     """Embed the reference images of an enrollment JSON into a faiss index, and calibrate "unknown" on them."""
-    reference_files(read_enrollment(enrollment))  # a typo in the JSON is reported now, not after the model loads
+    check_inputs(enrollment, index, force)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:
         enrolled = enroll_references(enrollment, model, index_path=index, ivf_lists=ivf, rebuild=rebuild, head=head,
-                                     keep_outliers=keep_outliers, progress=progress)
+                                     keep_outliers=keep_outliers, force=force, progress=progress)
     report_skipped(enrolled.failures)
     report_references(enrolled.warnings())
     counts = Counter(enrolled.index.labels)

@@ -5,15 +5,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt,
+from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, ForceOpt, JsonOpt, MarginOpt,
                               MergeOpt, MethodOpt, MinClusterSizeOpt, MinFaceOpt, MinNeighborsOpt, ThresholdOpt, UmapDimOpt, WeightsOpt)
 from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table
 from reid.context import make_context
 from reid.detectors import optional_detector
 from reid.encoders import load_encoder
 from reid.evaluate import evaluate as run_evaluation
-from reid.fileio import check_writable
-from reid.report import write_report
+from reid.fileio import check_replaceable
+from reid.report import is_reid_report, write_report
 
 
 def evaluate(
@@ -21,6 +21,7 @@ def evaluate(
     runs: Annotated[int, typer.Option("--runs", min=1, help="Clustering runs (UMAP seeds) to average.")] = 10,
     gray: Annotated[bool, typer.Option("--gray", help="Turn every image grey first: how the encoder does on manga, measured on a colour set.")] = False,
     report: Annotated[Optional[Path], typer.Option("--report", dir_okay=False, help="Also write an HTML report: metrics, per-character recall, worst-confused pairs with thumbnails, score histogram.")] = None,
+    force: ForceOpt = False,
     method: MethodOpt = "hdbscan",
     umap_dim: UmapDimOpt = 32,
     min_cluster_size: MinClusterSizeOpt = 5,
@@ -42,7 +43,7 @@ def evaluate(
 
     With --detector, every face found in a character's illustrations counts as that character."""
     if report is not None:
-        check_writable(report)
+        check_replaceable(report, ours=is_reid_report, force=force, option="--report")
     found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face, margin=margin)
     around = make_context(context, weights, found)
     model = load_encoder(encoder, device=device, batch_size=batch_size)

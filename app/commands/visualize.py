@@ -5,14 +5,14 @@ from typing import Annotated
 
 import typer
 
-from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt,
+from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, ForceOpt, JsonOpt, MarginOpt,
                               MethodOpt, MinClusterSizeOpt, MinFaceOpt, MinNeighborsOpt, SeedOpt, UmapDimOpt, WeightsOpt)
 from reid.app.output import console, print_json, progress_bar, report_no_face, warn
 from reid.clustering import check_method
 from reid.context import make_context
 from reid.detectors import optional_detector
 from reid.encoders import load_encoder
-from reid.fileio import check_writable
+from reid.fileio import check_replaceable, is_reid_png
 from reid.visualize import visualize as draw_map
 
 
@@ -24,6 +24,7 @@ def visualize(
     umap_dim: UmapDimOpt = 32,
     min_cluster_size: MinClusterSizeOpt = 5,
     seed: SeedOpt = 0,
+    force: ForceOpt = False,
     detector: DetectorOpt = None,
     cascade: CascadeOpt = None,
     min_neighbors: MinNeighborsOpt = None,
@@ -38,7 +39,7 @@ def visualize(
 ) -> None:
     """A UMAP 2-D map of the embeddings, coloured by cluster (and by character for a labelled folder)."""
     check_method(method)
-    check_writable(out)
+    check_replaceable(out, ours=is_reid_png, force=force, option="--out")
     found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face, margin=margin)
     around = make_context(context, weights, found)
     model = load_encoder(encoder, device=device, batch_size=batch_size)

@@ -10,7 +10,7 @@ Example config::
 from __future__ import annotations
 
 import functools
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Callable
 
 from reid.errors import PluginError
@@ -47,7 +47,12 @@ def read_config(config_path: str | Path) -> dict[str, Any]:
     if config["architecture"] not in ARCHITECTURES:
         valid = ", ".join(sorted(ARCHITECTURES))
         raise PluginError(f"{config_path}: unknown architecture {config['architecture']!r}; valid architectures: {valid}")
-    weights = config_path.parent / config["weights"]
+    named = PurePath(config["weights"])
+    if named.is_absolute() or ".." in named.parts or named.drive:
+        # a config is data: it may name a file of its own plugin directory, not one anywhere on the machine
+        raise PluginError(f"{config_path}: \"weights\" must name a file inside the plugin directory, "
+                          f"not {config['weights']!r}; copy the weights file there")
+    weights = config_path.parent / named
     if not weights.is_file():
         raise PluginError(f"{weights}: weights file not found (the plugin's config.json names it)")
     return {**config, "weights": weights}
@@ -75,18 +80,19 @@ def _create(config: dict[str, Any], params: dict[str, Any], fuse: list[tuple[str
     return FusedEncoder(parts, name=config["name"], threshold=threshold, batch_size=kwargs.get("batch_size", 32))
 
 
-def encoder_from_config(config_path: str | Path, **kwargs: Any):
-    """The encoder a config describes, built exactly as ``--plugin-dir`` would (fusion included)."""
+def _factory(config_path: str | Path) -> tuple[dict[str, Any], Callable[..., Any]]:
     config = read_config(config_path)
     params = {key: config[key] for key in _PASSED_THROUGH if key in config}
     params = {**_ARCH_DEFAULTS.get(config["architecture"], {}), **params, "name": config["name"], "weights": config["weights"]}
-    return _create(config, params, _fusion_parts(config, Path(config_path)), **kwargs)
+    return config, functools.partial(_create, config, params, _fusion_parts(config, Path(config_path)))
+
+
+def encoder_from_config(config_path: str | Path, **kwargs: Any):
+    """The encoder a config describes, built exactly as ``--plugin-dir`` would (fusion included)."""
+    return _factory(config_path)[1](**kwargs)
 
 
 def register_encoder_config(register: Callable, config_path: str | Path) -> None:
     """Register the encoder a plugin directory's config describes; checks the weights file exists."""
-    config = read_config(config_path)
-    params = {key: config[key] for key in _PASSED_THROUGH if key in config}
-    params = {**_ARCH_DEFAULTS.get(config["architecture"], {}), **params, "name": config["name"], "weights": config["weights"]}
-    factory = functools.partial(_create, config, params, _fusion_parts(config, Path(config_path)))
+    config, factory = _factory(config_path)
     register(config["name"], factory, description=config.get("description", config["architecture"]))

@@ -6,23 +6,38 @@ plugin's local file, fp16 or fp32.
 
 from __future__ import annotations
 
+import pickle
+import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from reid.encoders.base import TorchEncoder
 from reid.encoders.networks import ClassifierNet, MetricNet
-from reid.errors import PluginError
+from reid.errors import PluginError, ReidError, cause
+
+
+def read_tensors(path: Path, *, what: str, advice: str, error: type[ReidError] = ReidError) -> Any:
+    """``torch.load`` of tensors and plain data only (``weights_only``): a file from elsewhere cannot run code."""
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses anyway
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found; {advice}") from None
+    except pickle.UnpicklingError as exc:
+        if "global" in str(exc).lower():  # torch refused an object it would have to run code to build
+            raise error(f"{path}: not a {what}: it holds Python objects besides tensors and plain data, which reid "
+                        f"never loads (they could run code); {advice}") from None
+        raise error(f"{path}: cannot read {what} (damaged, or not written by torch.save); {advice}") from None
+    except Exception as exc:
+        raise error(f"{path}: cannot read {what} ({cause(exc)}); {advice}") from None
 
 
 def load_state_dict(weights: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise PluginError(f"{weights}: weights file not found") from None
-    except Exception as exc:
-        raise PluginError(f"{weights}: cannot read weights ({type(exc).__name__}: {exc})") from None
+    state = read_tensors(weights, what="weights file", advice="fix or replace the plugin's weights", error=PluginError)
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):

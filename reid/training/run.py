@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
+from reid.encoders.trained import read_tensors
 from reid.errors import ImageLoadError, ReidError
 from reid.fileio import write_atomic, write_json_atomic, write_text_atomic
 from reid.training.curve import draw_loss_curve
@@ -85,12 +86,7 @@ class TrainingRun:
         """Load the checkpoint if resuming; returns (epochs already done, the trainer's extra state)."""
         if not self.checkpoint_path.is_file():
             return 0, {}
-        try:
-            # tensors and plain data only: a checkpoint from elsewhere cannot run code while it loads
-            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ReidError(f"{self.checkpoint_path}: cannot read checkpoint ({type(exc).__name__}: {exc}); "
-                            "start a new run in a new --out") from None
+        state = read_tensors(self.checkpoint_path, what="reid checkpoint", advice="start a new run in a new --out")
         missing = CHECKPOINT_KEYS - set(state) if isinstance(state, dict) else CHECKPOINT_KEYS
         if missing:
             raise ReidError(f"{self.checkpoint_path}: not a reid checkpoint (no {', '.join(sorted(missing))}); "

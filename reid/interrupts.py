@@ -1,0 +1,67 @@
+"""SIGINT and SIGTERM end a command the same way: an exception that unwinds everything in progress.
+
+Every writer in reid goes through a temporary name that is removed when an exception passes (``reid.fileio``),
+so unwinding leaves finished outputs complete, unfinished ones absent, and no temporary file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+_received: list[int] = []  # the signals that have arrived
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal asked reid to stop; the command ends with 128 + the signal's number (130 for SIGINT, 143 for SIGTERM)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+
+
+def _raise(signum: int, frame) -> None:
+    _received.append(signum)
+    raise Interrupted(signum)
+
+
+def _deliver_again(signum: int) -> None:
+    # from another thread, a moment later: the main thread has left the hook by then and takes the signal in
+    # ordinary code, where the exception propagates
+    timer = threading.Timer(0.01, os.kill, (os.getpid(), signum))
+    timer.daemon = True
+    timer.start()
+
+
+def _unraisable(report) -> None:
+    try:
+        if not _received:
+            sys.__unraisablehook__(report)
+        elif isinstance(report.exc_value, Interrupted):
+            # the handler ran where Python cannot propagate an exception (a __del__, a callback from C, as in
+            # numba and llvmlite): Python would print it and carry on
+            _deliver_again(report.exc_value.signum)
+        # anything else after a signal comes from objects the interruption left half-built: noise, as reid exits
+    except Interrupted as again:  # a signal that lands in this hook is not lost either
+        _deliver_again(again.signum)
+
+
+def install() -> None:
+    """Turn SIGINT and SIGTERM into ``Interrupted`` (SIGTERM would otherwise kill the process with no cleanup)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise)
+    sys.unraisablehook = _unraisable
+
+
+def ignore() -> None:
+    """The command has ended: a signal during the interpreter's teardown changes nothing."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def exit_code(exc: KeyboardInterrupt) -> int:
+    return exc.exit_code if isinstance(exc, Interrupted) else 128 + signal.SIGINT
