@@ -1,4 +1,7 @@
-"""``reid``: the Typer application. Commands live one per module in ``commands/`` and call library code."""
+"""``reid``: the Typer application. Commands live one per module in ``commands/`` and call library code.
+
+Commands import the heavy parts of the library (torch, faiss, scikit-learn) inside their function, so that
+``reid --help`` and ``reid plugins`` answer without loading them (``tests/test_startup.py``)."""
 
 from __future__ import annotations
 

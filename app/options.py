@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from reid.classify import Mode
-from reid.embedding import NoFace
+from reid.choices import Mode, NoFace
 from reid.encoders import DEFAULT_ENCODER, FALLBACK_ENCODER
 
 EncoderOpt = Annotated[Optional[str], typer.Option("--encoder", "-e", help=f"Encoder name (see `reid plugins`). Default: {DEFAULT_ENCODER}, the shipped model ({FALLBACK_ENCODER} where its plugin directory is absent).")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Protocol, Sequence
@@ -10,18 +9,12 @@ from typing import Callable, Iterator, Protocol, Sequence
 import numpy as np
 from PIL import Image, ImageOps
 
+from reid.choices import NoFace
 from reid.context import BodyContext, body_views
 from reid.detectors.base import Box, Detector, crop
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError
 from reid.images import load_image
-
-
-class NoFace(str, enum.Enum):
-    """What becomes of an image the detector finds no face in."""
-
-    whole = "whole"  # embed the whole image instead
-    skip = "skip"  # leave it out (it is still listed in ``no_face``)
 
 
 class Progress(Protocol):

@@ -10,10 +10,10 @@ told enrolled characters from strangers better than either (AUROC 0.84 against 0
 
 from __future__ import annotations
 
-import enum
 
 import numpy as np
 
+from reid.choices import Mode
 from reid.head import CharacterHead
 from reid.index import ReferenceIndex
 
@@ -21,12 +21,6 @@ ANY_SEARCH_DEPTH = 256  # neighbours searched per target: enough to find the run
 HEAD_RANKED = 5  # characters listed per face in Head mode (the best and runners-up)
 
 Ranking = list[tuple[str, float]]  # (character, score), best first
-
-
-class Mode(str, enum.Enum):
-    any = "Any"
-    avg = "Avg"
-    head = "Head"
 
 
 def _best_reference(index: ReferenceIndex, queries: np.ndarray) -> list[dict[str, float]]:

@@ -27,3 +27,8 @@ def test_classify_table_measures_every_mode_on_drawn_characters(tmp_path):
     report = json.loads((tmp_path / "c.json").read_text())[0]
     assert "open set" in out and {"Any", "Avg", "Head"} <= set(report["closed"][0])
     assert [row["mode"] for row in report["open"]] == ["Any", "Avg", "Head"]
+
+
+def test_startup_times_the_cli(tmp_path):
+    out = run("startup.py", "--repeat", 1, "--json", tmp_path / "s.json")
+    assert "| `reid --help` |" in out and json.loads((tmp_path / "s.json").read_text())["reid plugins"]["median_s"] > 0

@@ -9,12 +9,9 @@ from reid.app.commands.enroll import IndexOpt, IvfOpt, check_inputs
 from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, ForceOpt, JsonOpt, KeepOutliersOpt,
                               MarginOpt, MinFaceOpt, MinNeighborsOpt, ModeOpt, NoFaceOpt, ResultDirOpt, ThresholdOpt, WeightsOpt)
 from reid.app.output import console, print_json, progress_bar, report_references, report_no_face, report_skipped, table
-from reid.classify import Mode, classify_paths, copy_into_folders
-from reid.context import make_context
+from reid.choices import Mode, NoFace
 from reid.detectors import optional_detector
-from reid.embedding import NoFace
 from reid.encoders import load_encoder
-from reid.enrollment import UNKNOWN, enroll
 from reid.fileio import check_output_folder
 from reid.images import require_images
 
@@ -55,6 +52,9 @@ def classify(
     The default threshold is calibrated on the enrollment: some characters are left out in turn to play
     strangers. With --detector, each face of an illustration is classified; references stay face crops
     unless --context body needs their bodies."""
+    from reid.classify import classify_paths, copy_into_folders
+    from reid.context import make_context
+    from reid.enrollment import UNKNOWN, enroll
     check_inputs(enrollment, index, force)
     targets = require_images(target_dir, recursive=True)
     if result_dir is not None:

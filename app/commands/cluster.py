@@ -9,8 +9,6 @@ from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt,
                               MarginOpt, MergeOpt, MinFaceOpt, MinNeighborsOpt, ResultDirOpt, SeedOpt, UmapDimOpt,
                               WeightsOpt)
 from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table
-from reid.cluster_output import cluster_folder, write_clusters
-from reid.context import make_context
 from reid.detectors import optional_detector
 from reid.encoders import load_encoder
 from reid.fileio import check_new_folder
@@ -37,6 +35,8 @@ def cluster(
     json_out: JsonOpt = False,
 ) -> None:
     """Find the characters in a folder: clusters with their sizes, noise, copies and contact sheets."""
+    from reid.cluster_output import cluster_folder, write_clusters
+    from reid.context import make_context
     if result_dir is not None:
         check_new_folder(result_dir)  # before the work, not after it
     faces = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,

@@ -7,7 +7,6 @@ import typer
 
 from reid.app.options import CascadeOpt, JsonOpt, MarginOpt, MinFaceOpt, MinNeighborsOpt
 from reid.app.output import console, print_json, progress_bar, report_skipped, table
-from reid.detection import detect_folder
 from reid.detectors import load_detector
 
 
@@ -23,6 +22,7 @@ def detect(
     json_out: JsonOpt = False,
 ) -> None:
     """Find faces: crops (with a margin) and a JSON of boxes per image; images without a face are listed."""
+    from reid.detection import detect_folder
     found = load_detector(detector, cascade=cascade, scale_factor=scale_factor, min_neighbors=min_neighbors,
                           min_face=min_face, margin=margin)
     with progress_bar() as progress:

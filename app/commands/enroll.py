@@ -9,9 +9,6 @@ import typer
 from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, ForceOpt, JsonOpt, KeepOutliersOpt
 from reid.app.output import console, print_json, progress_bar, report_references, report_skipped, table
 from reid.encoders import load_encoder
-from reid.enrollment import enroll as enroll_references
-from reid.enrollment import head_path_for, read_enrollment, reference_files
-from reid.index import check_index_output
 
 EnrollArg = Annotated[Path, typer.Argument(help='Enrollment JSON: {"Character": "folder of reference images"}; relative folders resolve against the JSON\'s folder.')]
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Where the faiss index goes (label map beside it as INDEX.json). Default: ENROLL.<encoder>.faiss beside the JSON.")]
@@ -21,6 +18,8 @@ IvfOpt = Annotated[int, typer.Option("--ivf", min=0, help="Use an IVF index with
 def check_inputs(enrollment: Path, index: Path | None, force: bool) -> None:
     """A typo in the JSON, or an --index that would replace someone's file, is reported now, not after the
     model loads."""
+    from reid.enrollment import head_path_for, read_enrollment, reference_files
+    from reid.index import check_index_output
     reference_files(read_enrollment(enrollment))
     if index is not None:
         check_index_output(index, head_path_for(index), force=force)
@@ -40,6 +39,7 @@ def enroll(
     json_out: JsonOpt = False,
 ) -> None:
     """Embed the reference images of an enrollment JSON into a faiss index, and calibrate "unknown" on them."""
+    from reid.enrollment import enroll as enroll_references
     check_inputs(enrollment, index, force)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     with progress_bar() as progress:

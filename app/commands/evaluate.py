@@ -8,12 +8,9 @@ import typer
 from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, ForceOpt, JsonOpt, MarginOpt,
                               MergeOpt, MethodOpt, MinClusterSizeOpt, MinFaceOpt, MinNeighborsOpt, ThresholdOpt, UmapDimOpt, WeightsOpt)
 from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table
-from reid.context import make_context
 from reid.detectors import optional_detector
 from reid.encoders import load_encoder
-from reid.evaluate import evaluate as run_evaluation
 from reid.fileio import check_replaceable
-from reid.report import is_reid_report, write_report
 
 
 def evaluate(
@@ -42,6 +39,9 @@ def evaluate(
     """Measure an encoder: leave-one-out top-1, EER, F1 at the threshold, clustering AMI/NMI/ARI.
 
     With --detector, every face found in a character's illustrations counts as that character."""
+    from reid.context import make_context
+    from reid.evaluate import evaluate as run_evaluation
+    from reid.report import is_reid_report, write_report
     if report is not None:
         check_replaceable(report, ours=is_reid_report, force=force, option="--report")
     found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face, margin=margin)

@@ -8,11 +8,9 @@ import typer
 from reid.app.options import (CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt, MinFaceOpt, MinNeighborsOpt,
                               NoFaceOpt, ThresholdOpt, WeightsOpt)
 from reid.app.output import console, print_json, warn
-from reid.context import make_context
+from reid.choices import NoFace
 from reid.detectors import optional_detector
-from reid.embedding import NoFace
 from reid.encoders import load_encoder
-from reid.similarity import compare
 
 
 def similarity(
@@ -32,6 +30,8 @@ def similarity(
     json_out: JsonOpt = False,
 ) -> None:
     """Score two images and say whether they show the same character (with --detector: their best pair of faces)."""
+    from reid.context import make_context
+    from reid.similarity import compare
     found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
                               margin=margin)
     around = make_context(context, weights, found)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from reid.app.options import DeviceOpt, JsonOpt
 from reid.app.output import console, print_json, progress_bar, report_skipped, table
-from reid.training.run import TrainingResult
-from reid.training.starting_weights import INIT_HELP
+from reid.choices import INIT_HELP
+
+if TYPE_CHECKING:
+    from reid.training.run import TrainingResult
 
 app = typer.Typer(no_args_is_help=True, help="Train an encoder; the result is a plugin directory (see plugins/README.md).")
 

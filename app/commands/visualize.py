@@ -9,11 +9,9 @@ from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt,
                               MethodOpt, MinClusterSizeOpt, MinFaceOpt, MinNeighborsOpt, SeedOpt, UmapDimOpt, WeightsOpt)
 from reid.app.output import console, print_json, progress_bar, report_no_face, warn
 from reid.clustering import check_method
-from reid.context import make_context
 from reid.detectors import optional_detector
 from reid.encoders import load_encoder
 from reid.fileio import check_replaceable, is_reid_png
-from reid.visualize import visualize as draw_map
 
 
 def visualize(
@@ -38,6 +36,8 @@ def visualize(
     json_out: JsonOpt = False,
 ) -> None:
     """A UMAP 2-D map of the embeddings, coloured by cluster (and by character for a labelled folder)."""
+    from reid.context import make_context
+    from reid.visualize import visualize as draw_map
     check_method(method)
     check_replaceable(out, ours=is_reid_png, force=force, option="--out")
     found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face, margin=margin)

