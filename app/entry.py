@@ -14,7 +14,7 @@ def main() -> None:
         from reid.app.main import app
     except KeyboardInterrupt as exc:
         print("interrupted while starting; nothing was written", file=sys.stderr)
-        sys.exit(interrupts.exit_code(exc))
+        sys.exit(interrupts.as_interrupted(exc).exit_code)
     try:
         app()
     finally:

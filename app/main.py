@@ -26,9 +26,10 @@ class ReidGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:  # reid.interrupts makes SIGTERM one too
-            typer.echo(f"interrupted ({getattr(exc, 'name', 'SIGINT')}): outputs already finished are complete, the "
-                       "unfinished ones and every temporary file were removed; run the command again", err=True)
-            raise typer.Exit(interrupts.exit_code(exc)) from None
+            stopped = interrupts.as_interrupted(exc)
+            typer.echo(f"interrupted ({stopped.name}): outputs already finished are complete, the unfinished ones "
+                       "and every temporary file were removed; run the command again", err=True)
+            raise typer.Exit(stopped.exit_code) from None
         except ReidError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None

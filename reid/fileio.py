@@ -8,8 +8,8 @@ import os
 import re
 import shutil
 import tempfile
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from PIL import Image, PngImagePlugin

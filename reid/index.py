@@ -56,8 +56,10 @@ def check_index_output(path: Path, *companions: Path, force: bool = False) -> Pa
     """Before any work: the index, its label map and ``companions`` (the head) may be written at ``path``: each
     is new, or the previous index reid wrote there, or --force says to replace it."""
     path = Path(path)
-    for target in (path, label_map_path(path), *companions):
-        check_replaceable(target, ours=lambda _: is_reid_index(path), force=force, option="--index")
+    targets = (path, label_map_path(path), *companions)
+    ours = any(target.exists() for target in targets) and is_reid_index(path)  # parses the label map once
+    for target in targets:
+        check_replaceable(target, ours=lambda _: ours, force=force, option="--index")
     return path
 
 

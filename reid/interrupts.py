@@ -63,5 +63,6 @@ def ignore() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
-def exit_code(exc: KeyboardInterrupt) -> int:
-    return exc.exit_code if isinstance(exc, Interrupted) else 128 + signal.SIGINT
+def as_interrupted(exc: KeyboardInterrupt) -> Interrupted:
+    """A plain KeyboardInterrupt (raised before ``install``, or by Python itself) is a SIGINT."""
+    return exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)

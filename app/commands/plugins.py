@@ -7,7 +7,7 @@ import typer
 from reid import plugins as plugin_manager
 from reid.app.options import JsonOpt
 from reid.app.output import console, print_json, table
-from reid.errors import ReidError
+from reid.errors import ReidError, cause
 
 
 def _check(registers: dict[str, list[str]]) -> str | None:
@@ -20,7 +20,7 @@ def _check(registers: dict[str, list[str]]) -> str | None:
             except ReidError as exc:
                 return f"{name}: {exc}"
             except Exception as exc:  # a plugin's own bug is reported, not raised: this is the diagnosis tool
-                return f"{name}: {type(exc).__name__}: {exc}"
+                return f"{name}: {cause(exc)}"
     return None
 
 

@@ -20,18 +20,6 @@ from reid.training.curve import draw_loss_curve
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_KEYS = frozenset({"epoch", "settings", "model", "optimizer", "scheduler", "rng"})
-
-
-def _numpy_state() -> tuple:
-    """numpy's generator state with its key array as a tensor, which ``weights_only`` loading accepts."""
-    name, keys, *rest = np.random.get_state()
-    return (name, torch.from_numpy(keys.astype(np.int64)), *rest)
-
-
-def _python_state(saved) -> tuple:
-    """``random.setstate`` wants tuples; a checkpoint may hand back lists."""
-    version, internal, gauss = saved
-    return version, tuple(internal), gauss
 LOG = "train_log.jsonl"
 CURVE = "loss.png"
 PLUGIN_CODE = '''"""Encoder plugin written by `reid train`; config.json describes the network, weights.pt holds it."""
@@ -46,6 +34,18 @@ def register_encoders(register):
     """Register the encoder this directory's config.json describes."""
     reid.register_encoder_config(register, Path(__file__).with_name("config.json"))
 '''
+
+
+def _numpy_state() -> tuple:
+    """numpy's generator state with its key array as a tensor, which ``weights_only`` loading accepts."""
+    name, keys, *rest = np.random.get_state()
+    return (name, torch.from_numpy(keys.astype(np.int64)), *rest)
+
+
+def _python_state(saved) -> tuple:
+    """``random.setstate`` wants tuples; a checkpoint may hand back lists."""
+    version, internal, gauss = saved
+    return version, tuple(internal), gauss
 
 
 @dataclass
