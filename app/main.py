@@ -5,6 +5,8 @@ Commands import the heavy parts of the library (torch, faiss, scikit-learn) insi
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -33,6 +35,10 @@ class ReidGroup(TyperGroup):
         except ReidError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+        except BrokenPipeError:
+            # the reader of our output has gone (`reid ... | head`): not an error of the disk, and nothing to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except OSError as exc:
             # a failed copy names its source first and its destination second: the full disk is the second's
             where = f"{Path(exc.filename2).parent}: " if exc.filename2 else f"{exc.filename}: " if exc.filename else ""

@@ -22,7 +22,7 @@ MethodOpt = Annotated[str, typer.Option("--method", help="Clusterer: hdbscan, db
 UmapDimOpt = Annotated[int, typer.Option("--umap-dim", min=0, help="Reduce embeddings with UMAP to this many dimensions before clustering (0: no reduction).")]
 MinClusterSizeOpt = Annotated[int, typer.Option("--min-cluster-size", "--min-csize", min=1, help="Smaller clusters become noise (after merging).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (UMAP).")]
-DetectorOpt = Annotated[Optional[str], typer.Option("--detector", help="Find faces first: animeface, lbp_cascade, whole, or one a plugin registers. Default: each image is one face crop.")]
+DetectorOpt = Annotated[Optional[str], typer.Option("--detector", help="Find faces first: charfaces_fcos (learned, shipped), animeface, lbp_cascade, whole, or one a plugin registers. Default: each image is one face crop.")]
 CascadeOpt = Annotated[Optional[Path], typer.Option("--cascade", dir_okay=False, help="lbp_cascade's cascade file (e.g. lbpcascade_animeface.xml); also $REID_CASCADE.")]
 MinNeighborsOpt = Annotated[Optional[int], typer.Option("--min-neighbors", min=0, help="lbp_cascade: overlapping hits a face needs (default 5; lower finds more, and more false faces).")]
 MinFaceOpt = Annotated[Optional[int], typer.Option("--min-face", min=1, help="Smallest face side in pixels (lbp_cascade default 24; animeface 43, and a smaller value enlarges the image first).")]

@@ -1,7 +1,8 @@
 """Detection recall and precision where the truth is known: composite pages of face crops pasted at known boxes.
 
     .venv/bin/python benchmarks/detect_table.py --faces ../shared/data/charfaces [--pages 300] \
-        [--detector animeface --detector lbp_cascade --cascade FILE] [--seed 0] [--json out.json]
+        [--detector animeface --detector lbp_cascade --cascade FILE] [--plugin-dir DIR] [--seed 0] [--json out.json]
+    .venv/bin/python benchmarks/detect_table.py --artworks DIR --boxes BOXES.json [--detector ...]
 
 Each page (640 x 480) gets a face-free background (a colour gradient with blurred blobs and noise) and
 1 to 4 face crops, each scaled to 48-192 px on its long side, at places that do not overlap. Crops are
@@ -10,6 +11,12 @@ drawn group by group (franchise/style from the folder's index.csv, else the fold
 box tighter, so a detection finds a pasted face when at least half of it lies inside the crop and it is
 at least a quarter of the crop's width; recall is per group, precision over all detections (a false
 face belongs to no group). Without --faces the crops are drawn characters.
+
+With --artworks, real illustrations are scored instead: BOXES.json maps each image's path (relative to DIR)
+to its true face boxes, [[left, top, right, bottom], ...], or is a `detections.json` that `reid detect --out`
+wrote and a person corrected. The group is the image's folder. Box conventions differ between detectors,
+so there a detection finds a face when its centre lies in the true box and its width is within a factor 2
+of the true width.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +33,8 @@ from PIL import Image, ImageDraw, ImageFilter
 from reid import plugins
 from reid.detectors import load_detector
 from reid.detectors.base import Box
-from reid.fileio import write_json_atomic
+from reid.errors import ReidError
+from reid.fileio import read_json, write_json_atomic
 from reid.images import list_images, load_image
 from reid.synthetic import CHARACTERS, draw_character
 
@@ -75,39 +84,50 @@ def compose(groups: dict[str, list], rng: random.Random) -> tuple[Image.Image, l
         for _ in range(30):  # a free place, or the face is left off this page
             x, y = rng.randint(0, PAGE[0] - face.width), rng.randint(0, PAGE[1] - face.height)
             box = Box(x, y, x + face.width, y + face.height)
-            if all(iou(box, other) == 0 for other, _ in truth):
+            if all(box.iou(other) == 0 for other, _ in truth):
                 page.paste(face, (x, y))
                 truth.append((box, group))
                 break
     return page, truth
 
 
-def iou(a: Box, b: Box) -> float:
-    w = max(0, min(a.right, b.right) - max(a.left, b.left))
-    h = max(0, min(a.bottom, b.bottom) - max(a.top, b.top))
-    inter = w * h
-    union = (a.right - a.left) * (a.bottom - a.top) + (b.right - b.left) * (b.bottom - b.top) - inter
-    return inter / union if union else 0.0
-
-
 def inside(detection: Box, crop: Box) -> float:
     """The share of ``detection`` inside ``crop``, 0 when it is too small to be the crop's face."""
     if detection.right - detection.left < MIN_WIDTH * (crop.right - crop.left):
         return 0.0
-    w = max(0, min(detection.right, crop.right) - max(detection.left, crop.left))
-    h = max(0, min(detection.bottom, crop.bottom) - max(detection.top, crop.top))
-    return w * h / max(1, (detection.right - detection.left) * (detection.bottom - detection.top))
+    return detection.intersection(crop) / max(1, detection.area)
 
 
-def score(found: list[Box], truth: list[tuple[Box, str]]) -> tuple[list[tuple[str, bool]], int]:
-    """Per pasted face (group, found?), matched greedily, and the number of detections that matched none."""
-    pairs = sorted(((inside(d, t), i, j) for i, d in enumerate(found) for j, (t, _) in enumerate(truth)), reverse=True)
+def centred(detection: Box, face: Box) -> float:
+    """1 when the detection's centre lies in the true face box and its width is within a factor 2, else 0."""
+    x, y = (detection.left + detection.right) / 2, (detection.top + detection.bottom) / 2
+    ratio = (detection.right - detection.left) / max(1, face.right - face.left)
+    return float(face.left <= x <= face.right and face.top <= y <= face.bottom and 0.5 <= ratio <= 2)
+
+
+def score(found: list[Box], truth: list[tuple[Box, str]], match=inside) -> tuple[list[tuple[str, bool]], int]:
+    """Per true face (group, found?), matched greedily, and the number of detections that matched none."""
+    pairs = sorted(((match(d, t), i, j) for i, d in enumerate(found) for j, (t, _) in enumerate(truth)), reverse=True)
     used_d, used_t = set(), set()
     for share, i, j in pairs:
         if share >= INSIDE and i not in used_d and j not in used_t:
             used_d.add(i)
             used_t.add(j)
     return [(group, j in used_t) for j, (_, group) in enumerate(truth)], len(found) - len(used_d)
+
+
+def artworks(folder: Path, boxes_file: Path) -> list[tuple[Image.Image, list[tuple[Box, str]]]]:
+    """Each listed illustration with its true boxes, grouped by its folder."""
+    listed = read_json(boxes_file, what="boxes file", error=ReidError)
+    listed = listed.get("boxes", listed) if isinstance(listed, dict) else listed
+    if not isinstance(listed, dict):
+        raise ReidError(f"{boxes_file}: expected {{image path: [[left, top, right, bottom], ...]}}")
+    pages = []
+    for name, boxes in sorted(listed.items()):
+        path = Path(name) if Path(name).is_absolute() else folder / name
+        group = path.parent.name if path.parent != folder else folder.name
+        pages.append((load_image(path), [(Box(*map(int, b)), group) for b in boxes]))
+    return pages
 
 
 def main() -> None:
@@ -117,22 +137,30 @@ def main() -> None:
     parser.add_argument("--detector", action="append", default=[])
     parser.add_argument("--cascade")
     parser.add_argument("--plugin-dir", action="append", default=[])
+    parser.add_argument("--artworks", type=Path)
+    parser.add_argument("--boxes", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if (args.artworks is None) != (args.boxes is None):
+        parser.error("--artworks and --boxes go together")
     plugins.load_plugins(args.plugin_dir)
-    groups = face_groups(args.faces)
-    rng = random.Random(args.seed)
-    pages = [compose(groups, rng) for _ in range(args.pages)]
+    if args.artworks:
+        pages, match = artworks(args.artworks, args.boxes), centred
+    else:
+        groups = face_groups(args.faces)
+        rng = random.Random(args.seed)
+        pages, match = [compose(groups, rng) for _ in range(args.pages)], inside
     names = args.detector or ["animeface"]
     report = {}
     for name in names:
         detector = load_detector(name, **({"cascade": args.cascade} if args.cascade and name == "lbp_cascade" else {}))
         hits: dict[str, list[bool]] = {}
         false = found_total = 0
+        began = time.perf_counter()
         for page, truth in pages:
             found = detector.detect(page)
-            matched, unmatched = score(found, truth)
+            matched, unmatched = score(found, truth, match)
             for group, hit in matched:
                 hits.setdefault(group, []).append(hit)
             false += unmatched
@@ -140,9 +168,11 @@ def main() -> None:
         faces = sum(len(v) for v in hits.values())
         recall = sum(sum(v) for v in hits.values()) / max(1, faces)
         precision = 1 - false / found_total if found_total else float("nan")
+        seconds = (time.perf_counter() - began) / len(pages)
         report[name] = {"recall": recall, "precision": precision, "faces": faces, "detections": found_total,
+                        "seconds_per_image": round(seconds, 4),
                         "groups": {g: {"faces": len(v), "recall": float(np.mean(v))} for g, v in sorted(hits.items())}}
-    print(f"{args.pages} pages, {sum(len(t) for _, t in pages)} pasted faces\n")
+    print(f"{len(pages)} {'illustrations' if args.artworks else 'pages'}, {sum(len(t) for _, t in pages)} faces\n")
     print("| group | faces | " + " | ".join(f"{n} recall" for n in names) + " |")
     print("| --- | --- |" + " --- |" * len(names))
     for group in sorted(report[names[0]]["groups"]):
@@ -150,6 +180,7 @@ def main() -> None:
         print(f"| {group} | {report[names[0]]['groups'][group]['faces']} | " + " | ".join(row) + " |")
     print("| **all** | " + str(report[names[0]]["faces"]) + " | " + " | ".join(f"**{report[n]['recall']:.3f}**" for n in names) + " |")
     print("| precision (detections) |  | " + " | ".join(f"{report[n]['precision']:.3f} ({report[n]['detections']})" for n in names) + " |")
+    print("| seconds per image (CPU) |  | " + " | ".join(f"{report[n]['seconds_per_image']:.3f}" for n in names) + " |")
     if args.json:
         write_json_atomic(args.json, report)
 

@@ -12,7 +12,11 @@ def __getattr__(name: str):
         from reid.encoders.config import register_encoder_config
 
         return register_encoder_config
+    if name == "register_detector_config":
+        from reid.detectors.learned import register_detector_config
+
+        return register_detector_config
     raise AttributeError(f"module 'reid' has no attribute {name!r}")
 
 
-__all__ = ["hookimpl", "register_encoder_config", "ReidError", "ImageLoadError", "PluginError", "UnknownNameError", "__version__"]
+__all__ = ["hookimpl", "register_encoder_config", "register_detector_config", "ReidError", "ImageLoadError", "PluginError", "UnknownNameError", "__version__"]

@@ -22,6 +22,25 @@ def test_detect_table_scores_drawn_composites(tmp_path):
     assert "| drawn |" in out and 0 <= report["animeface"]["recall"] <= 1 and report["animeface"]["faces"] >= 4
 
 
+def test_detect_table_scores_illustrations_with_true_boxes(tmp_path):
+    import random
+
+    from PIL import Image
+
+    from reid.synthetic import CHARACTERS, draw_character
+
+    folder = tmp_path / "art" / "Aoi"
+    folder.mkdir(parents=True)
+    page = Image.new("RGB", (320, 240), "white")
+    page.paste(draw_character(CHARACTERS[0], random.Random(0), 128), (100, 60))
+    page.save(folder / "page.png")
+    (tmp_path / "boxes.json").write_text(json.dumps({"Aoi/page.png": [[120, 80, 210, 170]]}))
+    out = run("detect_table.py", "--artworks", tmp_path / "art", "--boxes", tmp_path / "boxes.json",
+              "--json", tmp_path / "d.json")
+    report = json.loads((tmp_path / "d.json").read_text())["animeface"]
+    assert "1 illustrations, 1 faces" in out and report["groups"]["Aoi"]["faces"] == 1
+
+
 def test_classify_table_measures_every_mode_on_drawn_characters(tmp_path):
     out = run("classify_table.py", "--k", 3, "--open-k", 3, "--repeats", 1, "--json", tmp_path / "c.json")
     report = json.loads((tmp_path / "c.json").read_text())[0]

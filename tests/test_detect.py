@@ -143,7 +143,7 @@ def test_detect_writes_crops_and_boxes(cli, pages, tmp_path):
     (["--detector", "lbp_cascade", "--cascade", "missing.xml"], "missing.xml: cascade file not found"),
     (["--cascade", "x.xml"], "--cascade needs --detector"),
     (["--detector", "whole", "--min-neighbors", "2"], "detector 'whole' takes no --min-neighbors"),
-    (["--detector", "faces3000"], "unknown detector 'faces3000'; valid detectors: animeface, lbp_cascade, whole"),
+    (["--detector", "faces3000"], "unknown detector 'faces3000'; valid detectors: animeface, charfaces_fcos, lbp_cascade, whole"),
 ])
 def test_bad_detector_options_fail_with_one_line(cli, dataset, args, message, monkeypatch):
     monkeypatch.delenv("REID_CASCADE", raising=False)
@@ -217,3 +217,23 @@ def test_detect_keeps_the_folder_tree_and_names_crops_after_their_source(cli, pa
     assert {"vol1/aoi_beni_face0.png", "vol2/aoi_beni_face0.png", "vol1/aoi_png_face0.png", "vol1/aoi_jpg_face0.png"} <= set(crops)
     assert crops["vol2/kiiro_face0.png"]["source"] == str(tree / "vol2" / "kiiro.png")
     assert all((tmp_path / "faces" / name).is_file() for name in crops) and len(crops) == out["faces"]
+
+
+def test_the_shipped_learned_detector_finds_drawn_faces_at_their_places(cli, tmp_path):
+    # charfaces_fcos never saw these drawings: made-up characters pasted at known places on a plain page
+    rng = random.Random(3)
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    truth = {}
+    for i in range(3):
+        page = Image.new("RGB", (480, 360), (230, 236, 245))
+        places = [(30 + 230 * k, 60 + 40 * k) for k in range(2)]
+        for x, y in places:
+            page.paste(draw_character(rng.choice(CHARACTERS), rng, 160), (x, y))
+        page.save(folder / f"page{i}.png")
+        truth[f"page{i}.png"] = places
+    found = cli.json("detect", folder)  # the default detector
+    assert found["detector"] == "charfaces_fcos" and found["faces"] == 6
+    for path, boxes in found["boxes"].items():
+        for x, y in truth[Path(path).name]:
+            assert any(x <= (l + r) / 2 <= x + 160 and y <= (t + b) / 2 <= y + 160 for l, t, r, b in boxes)

@@ -266,3 +266,14 @@ def test_a_signal_that_lands_in_a_callback_is_delivered_again_and_teardown_noise
     interrupts._unraisable(SimpleNamespace(exc_value=Interrupted(signal.SIGTERM)))
     interrupts._unraisable(SimpleNamespace(exc_value=AttributeError("an object the interruption left half-built")))
     assert sent == [signal.SIGTERM]
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    # `reid ... | head`: the pipe closes before reid writes; no "error: Broken pipe; check free space" line
+    read, write = os.pipe()
+    os.close(read)
+    done = subprocess.run([sys.executable, "-c", "from reid.app.entry import main; main()", "plugins",
+                           "--json"], stdout=write, stderr=subprocess.PIPE, text=True,
+                          timeout=120)
+    os.close(write)
+    assert done.returncode == 141 and "error" not in done.stderr

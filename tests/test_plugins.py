@@ -50,8 +50,8 @@ def test_load_order_builtins_then_entry_points_then_directories(cli, tmp_path, m
     monkeypatch.setattr(plugins.importlib.metadata, "entry_points", lambda group: eps if group == "reid" else [])
     plugin = write_plugin(tmp_path / "dir_plugin", TOY_ENCODER_PLUGIN)
     listing = cli.json("--plugin-dir", plugin, "plugins")
-    assert [p["source"] for p in listing] == ["builtin"] * 3 + ["entrypoint", "directory", "directory"]
-    assert [p["name"] for p in listing[-2:]] == ["charfaces_lite0", "dir_plugin"]  # shipped, then --plugin-dir
+    assert [p["source"] for p in listing] == ["builtin"] * 3 + ["entrypoint"] + ["directory"] * 3
+    assert [p["name"] for p in listing[-3:]] == ["charfaces_fcos", "charfaces_lite0", "dir_plugin"]  # shipped, then --plugin-dir
     assert listing[3]["registers"] == {"encoders": ["from_ep"]}
 
 

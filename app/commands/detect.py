@@ -13,7 +13,7 @@ from reid.detectors import load_detector
 def detect(
     image_dir: Annotated[Path, typer.Argument(help="Folder of illustrations (searched recursively).")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", file_okay=False, help="New or empty folder for face crops and detections.json. Default: only report.")] = None,
-    detector: Annotated[str, typer.Option("--detector", help="animeface, lbp_cascade, whole, or one a plugin registers.")] = "animeface",
+    detector: Annotated[str, typer.Option("--detector", help="charfaces_fcos (learned, shipped), animeface, lbp_cascade, whole, or one a plugin registers.")] = "charfaces_fcos",
     cascade: CascadeOpt = None,
     scale_factor: Annotated[Optional[float], typer.Option("--scale-factor", min=1.001, help="lbp_cascade: image pyramid step (default 1.1; smaller is slower and finds more).")] = None,
     min_neighbors: MinNeighborsOpt = None,

@@ -10,10 +10,11 @@ from reid.app.output import console, print_json, table
 from reid.errors import ReidError, cause
 
 
-def _check(registers: dict[str, list[str]]) -> str | None:
-    """Build every encoder a plugin registers (so its weights load); the first failure. Detectors are not built:
-    some need a file only the command line gives (lbp_cascade's --cascade)."""
-    for kind in ("encoders",):
+def _check(registers: dict[str, list[str]], source: str) -> str | None:
+    """Build every encoder a plugin registers, and the detectors of plugins that are not built in (so their weights
+    load); the first failure. Built-in detectors are not built: lbp_cascade needs a file only the command line
+    gives (--cascade)."""
+    for kind in ("encoders",) if source == "builtin" else ("encoders", "detectors"):
         for name in registers.get(kind, []):
             try:
                 plugin_manager.registry(kind).create(name)
@@ -26,11 +27,11 @@ def _check(registers: dict[str, list[str]]) -> str | None:
 
 def plugins(
     json_out: JsonOpt = False,
-    check: Annotated[bool, typer.Option("--check", help="Also build every encoder, so that corrupt or missing weights show (slower).")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Also build every encoder and plugin detector, so that corrupt or missing weights show (slower).")] = False,
 ) -> None:
     """List every plugin, where it came from and what it registers (broken ones with their cause)."""
     found = plugin_manager.plugins()
-    problems = {p.name: _check(p.registers) if check and p.ok else None for p in found}
+    problems = {p.name: _check(p.registers, p.source) if check and p.ok else None for p in found}
     if json_out:
         print_json([{"name": p.name, "source": p.source, "location": p.location, "registers": p.registers,
                      "ok": p.ok and problems[p.name] is None, "checked": check,
@@ -44,6 +45,6 @@ def plugins(
         elif problems[p.name]:
             status = f"[red]broken: {problems[p.name]}[/]"
         else:
-            status = "ok, encoders build" if check else "loaded (weights not checked: --check)"
+            status = "ok, its models build" if check else "loaded (weights not checked: --check)"
         rows.append((p.name, p.source, p.location, registers, status))
     console.print(table("plugins", ["name", "source", "location", "registers", "status"], rows))

@@ -107,12 +107,8 @@ class AnimeFaceDetector(Detector):
 
 def _overlap(a: Box, b: Box) -> float:
     """Intersection over the smaller box: a face found at two scales gives nested boxes of different sizes."""
-    w = min(a.right, b.right) - max(a.left, b.left)
-    h = min(a.bottom, b.bottom) - max(a.top, b.top)
-    if w <= 0 or h <= 0:
-        return 0.0
-    smaller = min((a.right - a.left) * (a.bottom - a.top), (b.right - b.left) * (b.bottom - b.top))
-    return w * h / smaller
+    smaller = min(a.area, b.area)
+    return a.intersection(b) / smaller if smaller else 0.0
 
 
 def non_maximum_suppression(boxes: list[Box], overlap: float = 0.5) -> list[Box]:

@@ -25,6 +25,21 @@ class Box:
     def to_json(self) -> list[int]:
         return [self.left, self.top, self.right, self.bottom]
 
+    @property
+    def area(self) -> int:
+        return max(0, self.right - self.left) * max(0, self.bottom - self.top)
+
+    def intersection(self, other: "Box") -> int:
+        """Pixels the two boxes share."""
+        return Box(max(self.left, other.left), max(self.top, other.top), min(self.right, other.right),
+                   min(self.bottom, other.bottom)).area
+
+    def iou(self, other: "Box") -> float:
+        """Intersection over union; 0 for boxes without area."""
+        shared = self.intersection(other)
+        union = self.area + other.area - shared
+        return shared / union if union > 0 else 0.0
+
 
 class Detector(abc.ABC):
     name: str = "detector"

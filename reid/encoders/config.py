@@ -36,7 +36,10 @@ _ARCH_DEFAULTS = {"resnet18_metric": {"arch": "resnet18"}}
 _PASSED_THROUGH = ("embedding_dim", "input_size", "mean", "std", "arch", "layer", "num_classes", "flip")
 
 
-def read_config(config_path: str | Path) -> dict[str, Any]:
+def read_config(config_path: str | Path, architectures: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A plugin directory's config, checked: its architecture is one of ``architectures`` (the encoders' by
+    default) and its weights file lies in the directory; ``weights`` becomes that file's path."""
+    architectures = ARCHITECTURES if architectures is None else architectures
     config_path = Path(config_path)
     config = read_json(config_path, what="config file", error=PluginError)
     if not isinstance(config, dict):
@@ -44,8 +47,8 @@ def read_config(config_path: str | Path) -> dict[str, Any]:
     for key in ("name", "architecture", "weights"):
         if not isinstance(config.get(key), str):
             raise PluginError(f"{config_path}: missing string field {key!r}")
-    if config["architecture"] not in ARCHITECTURES:
-        valid = ", ".join(sorted(ARCHITECTURES))
+    if config["architecture"] not in architectures:
+        valid = ", ".join(sorted(architectures))
         raise PluginError(f"{config_path}: unknown architecture {config['architecture']!r}; valid architectures: {valid}")
     named = PurePath(config["weights"])
     if named.is_absolute() or ".." in named.parts or named.drive:

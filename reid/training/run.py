@@ -126,11 +126,11 @@ class TrainingRun:
         half = {k: v.detach().cpu().half() if v.is_floating_point() else v.cpu() for k, v in state_dict.items()}
         return write_atomic(self.out / filename, lambda tmp: torch.save(half, tmp))
 
-    def finish(self, config: dict[str, Any]) -> Path:
+    def finish(self, config: dict[str, Any], plugin_code: str = PLUGIN_CODE) -> Path:
         """Config, loss curve, then plugin.py last, so a half-written folder never loads as a plugin."""
         write_json_atomic(self.out / "config.json", config)
         draw_loss_curve(self.records(), self.out / CURVE, title=config["name"])
-        write_text_atomic(self.out / "plugin.py", PLUGIN_CODE)
+        write_text_atomic(self.out / "plugin.py", plugin_code)
         self.checkpoint_path.unlink(missing_ok=True)
         (self.out / BestEpoch.FILE).unlink(missing_ok=True)
         return self.out
