@@ -17,6 +17,9 @@ to its true face boxes, [[left, top, right, bottom], ...], or is a `detections.j
 wrote and a person corrected. The group is the image's folder. Box conventions differ between detectors,
 so there a detection finds a face when its centre lies in the true box and its width is within a factor 2
 of the true width.
+
+The last row is recall at equal precision: each detector's threshold raised (its boxes' own scores) until
+its detections are at least as precise as the first --detector's.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from reid.detectors.base import Box
 from reid.errors import ReidError
 from reid.fileio import read_json, write_json_atomic
 from reid.images import list_images, load_image
+from reid.metrics import detection_operating_point
 from reid.synthetic import CHARACTERS, draw_character
 
 PAGE = (640, 480)
@@ -105,15 +109,15 @@ def centred(detection: Box, face: Box) -> float:
     return float(face.left <= x <= face.right and face.top <= y <= face.bottom and 0.5 <= ratio <= 2)
 
 
-def score(found: list[Box], truth: list[tuple[Box, str]], match=inside) -> tuple[list[tuple[str, bool]], int]:
-    """Per true face (group, found?), matched greedily, and the number of detections that matched none."""
+def score(found: list[Box], truth: list[tuple[Box, str]], match=inside) -> tuple[list[tuple[str, bool]], list[bool]]:
+    """Per true face (group, found?), matched greedily, and per detection whether it matched a face."""
     pairs = sorted(((match(d, t), i, j) for i, d in enumerate(found) for j, (t, _) in enumerate(truth)), reverse=True)
     used_d, used_t = set(), set()
     for share, i, j in pairs:
         if share >= INSIDE and i not in used_d and j not in used_t:
             used_d.add(i)
             used_t.add(j)
-    return [(group, j in used_t) for j, (_, group) in enumerate(truth)], len(found) - len(used_d)
+    return [(group, j in used_t) for j, (_, group) in enumerate(truth)], [i in used_d for i in range(len(found))]
 
 
 def artworks(folder: Path, boxes_file: Path) -> list[tuple[Image.Image, list[tuple[Box, str]]]]:
@@ -156,21 +160,21 @@ def main() -> None:
     for name in names:
         detector = load_detector(name, **({"cascade": args.cascade} if args.cascade and name == "lbp_cascade" else {}))
         hits: dict[str, list[bool]] = {}
-        false = found_total = 0
+        marks: list[tuple[float, bool]] = []  # (score, a face?) per detection
         began = time.perf_counter()
         for page, truth in pages:
             found = detector.detect(page)
-            matched, unmatched = score(found, truth, match)
+            matched, real = score(found, truth, match)
             for group, hit in matched:
                 hits.setdefault(group, []).append(hit)
-            false += unmatched
-            found_total += len(found)
+            marks += [(box.score, is_face) for box, is_face in zip(found, real)]
+        false, found_total = sum(not hit for _, hit in marks), len(marks)
         faces = sum(len(v) for v in hits.values())
         recall = sum(sum(v) for v in hits.values()) / max(1, faces)
         precision = 1 - false / found_total if found_total else float("nan")
         seconds = (time.perf_counter() - began) / len(pages)
         report[name] = {"recall": recall, "precision": precision, "faces": faces, "detections": found_total,
-                        "seconds_per_image": round(seconds, 4),
+                        "seconds_per_image": round(seconds, 4), "marks": marks,
                         "groups": {g: {"faces": len(v), "recall": float(np.mean(v))} for g, v in sorted(hits.items())}}
     print(f"{len(pages)} {'illustrations' if args.artworks else 'pages'}, {sum(len(t) for _, t in pages)} faces\n")
     print("| group | faces | " + " | ".join(f"{n} recall" for n in names) + " |")
@@ -181,6 +185,13 @@ def main() -> None:
     print("| **all** | " + str(report[names[0]]["faces"]) + " | " + " | ".join(f"**{report[n]['recall']:.3f}**" for n in names) + " |")
     print("| precision (detections) |  | " + " | ".join(f"{report[n]['precision']:.3f} ({report[n]['detections']})" for n in names) + " |")
     print("| seconds per image (CPU) |  | " + " | ".join(f"{report[n]['seconds_per_image']:.3f}" for n in names) + " |")
+    # recall at equal precision: each detector's own scores raised until it is as precise as the first one
+    reference = report[names[0]]["precision"]
+    equal = {n: detection_operating_point(report[n]["marks"], report[n]["faces"], reference) for n in names}
+    print(f"| recall at {names[0]}'s precision ({reference:.3f}) |  | "
+          + " | ".join(f"{equal[n]['recall']:.3f} (score >= {equal[n]['threshold']:.3f})" for n in names) + " |")
+    for n in names:
+        report[n]["recall_at_reference_precision"] = equal[n]
     if args.json:
         write_json_atomic(args.json, report)
 

@@ -71,3 +71,17 @@ def clustering_scores(true: list[str], predicted: np.ndarray) -> dict[str, float
         "nmi": float(skm.normalized_mutual_info_score(true, predicted)),
         "ari": float(skm.adjusted_rand_score(true, predicted)),
     }
+
+
+def detection_operating_point(marks: list[tuple[float, bool]], faces: int, target: float) -> dict[str, float]:
+    """The lowest score threshold at which at least ``target`` of a detector's detections are faces, and the
+    recall there. ``marks``: (score, matched a face?) per detection; ``faces``: how many faces there are.
+    (threshold 1.0, recall 0.0) when no threshold reaches ``target``."""
+    marks = sorted(marks, key=lambda m: -m[0])
+    threshold, recall, precision, hits = 1.0, 0.0, 1.0, 0
+    for k, (score, hit) in enumerate(marks, 1):
+        hits += hit
+        # only where the next detection scores lower: tied scores pass or fail a threshold together
+        if hits / k >= target and (k == len(marks) or marks[k][0] < score):
+            threshold, recall, precision = score, hits / max(1, faces), hits / k
+    return {"threshold": float(threshold), "recall": recall, "precision": precision}

@@ -18,6 +18,7 @@ from reid.detectors.base import Box
 from reid.device import resolve_device
 from reid.embedding import NoProgress, Progress
 from reid.errors import ReidError
+from reid.metrics import detection_operating_point
 from reid.training import data as training_data
 from reid.training.composites import PageStyle, Relative, artwork_page, compose_page, face_boxes, typical_box
 from reid.training.run import TrainingResult, TrainingRun, run_epochs, seed_everything
@@ -171,14 +172,9 @@ def calibrate(scored: list[tuple[list[tuple[Box, float]], list[Box]]], target: f
             if hit:
                 used.add(best[1])
             marks.append((score, hit))
-    marks.sort(key=lambda m: -m[0])
-    threshold, recall, precision, hits = 1.0, 0.0, 1.0, 0
-    for k, (score, hit) in enumerate(marks, 1):
-        hits += hit
-        if hits / k >= target and (k == len(marks) or marks[k][0] < score):
-            threshold, recall, precision = score, hits / max(1, faces), hits / k
-    return {"score_threshold": round(float(threshold), 4), "recall": round(recall, 4), "precision": round(precision, 4),
-            "pages": len(scored), "faces": faces}
+    point = detection_operating_point(marks, faces, target)
+    return {"score_threshold": round(point["threshold"], 4), "recall": round(point["recall"], 4),
+            "precision": round(point["precision"], 4), "pages": len(scored), "faces": faces}
 
 
 @torch.no_grad()
