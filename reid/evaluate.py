@@ -73,6 +73,7 @@ class Evaluation:
     context: dict | None = None
     no_face: list[Path] = field(default_factory=list)
     grayscale: bool = False
+    pairs: dict = field(default_factory=dict)  # verification pairs: how many, how many scored, sampled or not
 
     def clustering_summary(self) -> dict[str, dict[str, float]]:
         keys = self.clustering_runs[0].keys() if self.clustering_runs else []
@@ -106,7 +107,8 @@ class Evaluation:
         runs = len(self.clustering_runs)
         return [
             ("top-1 (leave-one-out)", f"{self.top1:.3f}"),
-            ("EER", f"{self.eer:.3f} (at score {self.eer_threshold:.3f})"),
+            ("EER", f"{self.eer:.3f} (at score {self.eer_threshold:.3f})"
+                    + (f", from {self.pairs['scored']:,} of {self.pairs['pairs']:,} pairs" if self.pairs.get("sampled") else "")),
             (f"F1 at threshold {self.threshold:.2f}", f"{v['f1']:.3f} (precision {v['precision']:.3f}, recall {v['recall']:.3f})"),
             ("best F1 (any threshold)", f"{self.best_f1['f1']:.3f} (at score {self.best_f1['threshold']:.3f})"),
             *[(f"{k.upper()} ({self.method}, {runs} runs)", f"{s['mean']:.3f} ± {s['std']:.3f}")
@@ -124,7 +126,7 @@ class Evaluation:
             "clustering": self.clustering_summary(), "clustering_runs": self.clustering_runs,
             "per_character": self.per_character(),
             "confused_pairs": [{"a": a, "b": b, "faces": n} for a, b, n in self.confused_pairs()],
-            "score_histogram": self.score_histogram,
+            "score_histogram": self.score_histogram, "verification_pairs": self.pairs,
             "detector": self.detector, "context": self.context,
             "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
             "no_face": [str(p) for p in self.no_face],
@@ -161,8 +163,9 @@ def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, metho
                         + (" with a face found" if detector is not None else ""))
     vectors = embedded.vectors
     threshold = encoder.threshold if threshold is None else threshold
-    scores, same = metrics.pair_scores(vectors, labels)
-    eer, eer_threshold = metrics.equal_error_rate(scores, same)
+    pairs = metrics.verification_pairs(vectors, labels)
+    scores, same, weights = pairs.scores, pairs.same, pairs.weights
+    eer, eer_threshold = metrics.equal_error_rate(scores, same, weights)
     confusion, mistakes = _neighbour_analysis(labels, vectors, embedded)
     progress = progress or NoProgress()
     progress.start(runs, "clustering runs")
@@ -175,10 +178,11 @@ def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, metho
         progress.advance(1)
     return Evaluation(
         encoder.name, len(labels), len(set(labels)), threshold, top1=1 - len(mistakes) / len(labels), eer=eer,
-        eer_threshold=eer_threshold, verification=metrics.verification_at(scores, same, threshold),
-        best_f1=metrics.best_f1(scores, same),
+        eer_threshold=eer_threshold, verification=metrics.verification_at(scores, same, threshold, weights),
+        best_f1=metrics.best_f1(scores, same, weights), pairs=pairs.describe(),
         clustering_runs=runs_out, failures=embedded.failures, confusion=confusion,
-        mistakes=mistakes, score_histogram=metrics.score_histogram(scores, same), dataset=str(dataset_dir),
+        mistakes=mistakes, score_histogram=metrics.score_histogram(scores, same, weights=weights),
+        dataset=str(dataset_dir),
         method=method, detector=detector.name if detector is not None else None,
         margin=detector.margin if detector is not None else 0.0,
         context=context.identity() if context is not None else None, no_face=embedded.no_face, grayscale=grayscale)

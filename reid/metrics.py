@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn import metrics as skm
 
@@ -22,12 +24,17 @@ def leave_one_out_top1(vectors: np.ndarray, labels: list[str]) -> float:
     return float(np.mean([labels[j] == label for label, j in zip(labels, neighbours)]))
 
 
-def score_histogram(scores: np.ndarray, same: np.ndarray, bins: int = 40) -> dict[str, list]:
-    """Same-label and different-label pair counts over shared bins (the verification score distributions)."""
+def score_histogram(scores: np.ndarray, same: np.ndarray, bins: int = 40, weights: np.ndarray | None = None) -> dict[str, list]:
+    """Same-label and different-label pair counts over shared bins (the verification score distributions);
+    with ``weights`` (sampled pairs), the counts estimated for the whole set."""
     lo, hi = (float(scores.min()), float(scores.max())) if scores.size else (0.0, 1.0)
     edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, bins + 1)
-    return {"edges": edges.tolist(), "same": np.histogram(scores[same], edges)[0].tolist(),
-            "different": np.histogram(scores[~same], edges)[0].tolist()}
+
+    def counts(mask: np.ndarray) -> list:
+        found = np.histogram(scores[mask], edges, weights=None if weights is None else weights[mask])[0]
+        return np.rint(found).astype(int).tolist()
+
+    return {"edges": edges.tolist(), "same": counts(same), "different": counts(~same)}
 
 
 def pair_scores(vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -38,23 +45,121 @@ def pair_scores(vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.
     return scores.astype(np.float64), codes[rows] == codes[cols]
 
 
-def equal_error_rate(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
+#: Above this many unordered pairs (about 3,200 faces), verification metrics are estimated from a sample.
+MAX_PAIRS = 5_000_000
+
+
+@dataclass
+class Pairs:
+    """Verification pairs: scores, same-label flags and, when sampled, the weight of each pair (how many pairs
+    of the whole set it stands for), which every metric below takes, so estimates stay unbiased."""
+
+    scores: np.ndarray
+    same: np.ndarray
+    weights: np.ndarray | None
+    total: int  # unordered pairs in the whole set
+
+    @property
+    def sampled(self) -> bool:
+        return self.weights is not None
+
+    def describe(self) -> dict[str, int | bool]:
+        return {"pairs": self.total, "scored": len(self.scores), "sampled": self.sampled}
+
+
+def _all_same(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of two members of one label."""
+    rows, cols = [], []
+    for c in range(codes.max() + 1):
+        members = np.flatnonzero(codes == c)
+        a, b = np.triu_indices(len(members), k=1)
+        rows.append(members[a])
+        cols.append(members[b])
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def _sample_same(codes: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` pairs drawn uniformly (with replacement) among the pairs of two members of one label."""
+    members = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
+    sizes = np.array([len(m) for m in members], dtype=np.float64)
+    weight = sizes * (sizes - 1) / 2
+    chosen = rng.choice(len(members), size=k, p=weight / weight.sum())
+    rows, cols = np.empty(k, dtype=np.int64), np.empty(k, dtype=np.int64)
+    for c in np.unique(chosen):
+        at = np.flatnonzero(chosen == c)
+        first = rng.integers(0, len(members[c]), len(at))
+        second = (first + rng.integers(1, len(members[c]), len(at))) % len(members[c])  # never the same member
+        rows[at], cols[at] = members[c][first], members[c][second]
+    return rows, cols
+
+
+def _sample_different(codes: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` pairs drawn uniformly (with replacement) among the pairs of two different labels."""
+    rows, cols = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    while len(rows) < k:
+        a, b = rng.integers(0, len(codes), 2 * k), rng.integers(0, len(codes), 2 * k)
+        keep = codes[a] != codes[b]
+        rows, cols = np.concatenate([rows, a[keep]]), np.concatenate([cols, b[keep]])
+    return rows[:k], cols[:k]
+
+
+def _row_dots(vectors: np.ndarray, rows: np.ndarray, cols: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """Cosine of each (row, col) pair, a chunk at a time: the gathered vectors of millions of pairs would not fit."""
+    out = np.empty(len(rows), dtype=np.float64)
+    for start in range(0, len(rows), chunk):
+        end = start + chunk
+        out[start:end] = np.einsum("ij,ij->i", vectors[rows[start:end]], vectors[cols[start:end]])
+    return out
+
+
+def verification_pairs(vectors: np.ndarray, labels: list[str], *, max_pairs: int = MAX_PAIRS, seed: int = 0) -> Pairs:
+    """Every unordered pair up to ``max_pairs``; beyond, ``max_pairs`` pairs: every same-label pair when they
+    fit in half of them, else half drawn from them, and the rest drawn from the different-label pairs
+    (stratified: same-label pairs are rare among many characters), each weighted by how many pairs of its kind
+    it stands for. Never builds an n x n matrix then."""
+    n = len(labels)
+    total = n * (n - 1) // 2
+    if total <= max_pairs:
+        scores, same = pair_scores(vectors, labels)
+        return Pairs(scores, same, None, total)
+    codes = np.unique(labels, return_inverse=True)[1]
+    sizes = np.bincount(codes)
+    same_total = int((sizes * (sizes - 1) // 2).sum())
+    rng = np.random.default_rng(seed)
+    if same_total <= max_pairs // 2:
+        same_pairs = _all_same(codes) if same_total else (np.empty(0, np.int64), np.empty(0, np.int64))
+    else:
+        same_pairs = _sample_same(codes, max_pairs // 2, rng)
+    parts = [(same_pairs, True, same_total)]
+    if total > same_total:  # one label only: there is no different-label pair to draw
+        parts.append((_sample_different(codes, max_pairs - len(same_pairs[0]), rng), False, total - same_total))
+    scores, same, weights = [], [], []
+    for (rows, cols), is_same, count in parts:
+        scores.append(_row_dots(vectors, rows, cols))
+        same.append(np.full(len(rows), is_same))
+        weights.append(np.full(len(rows), count / max(1, len(rows))))
+    return Pairs(np.concatenate(scores), np.concatenate(same), np.concatenate(weights), total)
+
+
+def equal_error_rate(scores: np.ndarray, same: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
     """(EER, the threshold where false accepts and false rejects are equal)."""
-    fpr, tpr, thresholds = skm.roc_curve(same, scores)
+    fpr, tpr, thresholds = skm.roc_curve(same, scores, sample_weight=weights)
     fnr = 1 - tpr
     i = int(np.nanargmin(np.abs(fnr - fpr)))
     return float((fpr[i] + fnr[i]) / 2), float(min(thresholds[i], 1.0))
 
 
-def verification_at(scores: np.ndarray, same: np.ndarray, threshold: float) -> dict[str, float]:
+def verification_at(scores: np.ndarray, same: np.ndarray, threshold: float,
+                    weights: np.ndarray | None = None) -> dict[str, float]:
     predicted = scores >= threshold
-    precision, recall, f1, _ = skm.precision_recall_fscore_support(same, predicted, average="binary", zero_division=0)
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(same, predicted, average="binary", zero_division=0,
+                                                                   sample_weight=weights)
     return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
 
 
-def best_f1(scores: np.ndarray, same: np.ndarray) -> dict[str, float]:
+def best_f1(scores: np.ndarray, same: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
     """The highest F1 over all thresholds, and where it lies (how CCIP-style models report F1)."""
-    precision, recall, thresholds = skm.precision_recall_curve(same, scores)
+    precision, recall, thresholds = skm.precision_recall_curve(same, scores, sample_weight=weights)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     i = int(np.argmax(f1[:-1])) if len(thresholds) else 0  # the last point (recall 0) has no threshold
     return {"f1": float(f1[i]), "threshold": float(thresholds[i]) if len(thresholds) else 1.0,

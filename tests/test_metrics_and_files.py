@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from reid import metrics
 from reid.clustering import NOISE, relabel_by_size
@@ -43,3 +44,28 @@ def test_copy_never_overwrites(tmp_path):
 def test_safe_folder_name_cannot_escape():
     assert safe_folder_name("../etc/passwd") == "_etc_passwd"
     assert safe_folder_name("Hatsune Miku") == "Hatsune Miku"
+
+
+def test_sampled_pairs_estimate_the_metrics_of_all_pairs_without_an_n_by_n_matrix():
+    rng = np.random.default_rng(0)
+    labels = [f"c{i % 40}" for i in range(1200)]
+    centres = rng.normal(size=(40, 16))
+    vectors = centres[[int(x[1:]) for x in labels]] + rng.normal(scale=1.2, size=(1200, 16))
+    vectors = np.ascontiguousarray(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), dtype=np.float32)
+    exact = metrics.verification_pairs(vectors, labels)
+    sampled = metrics.verification_pairs(vectors, labels, max_pairs=40_000)
+    assert not exact.sampled and exact.total == len(exact.scores) == 1200 * 1199 // 2
+    assert sampled.sampled and len(sampled.scores) == 40_000 and sampled.total == exact.total
+    # the weights stand for every pair: same-label pairs of 40 labels x 30 faces, and the rest
+    assert sampled.weights[sampled.same].sum() == pytest.approx(40 * 30 * 29 / 2)
+    assert sampled.weights.sum() == pytest.approx(exact.total)
+    eer, _ = metrics.equal_error_rate(exact.scores, exact.same)
+    eer_s, _ = metrics.equal_error_rate(sampled.scores, sampled.same, sampled.weights)
+    assert abs(eer - eer_s) < 0.01
+    f1 = metrics.verification_at(exact.scores, exact.same, 0.3)["f1"]
+    f1_s = metrics.verification_at(sampled.scores, sampled.same, 0.3, sampled.weights)["f1"]
+    assert abs(f1 - f1_s) < 0.02
+    best = metrics.best_f1(exact.scores, exact.same)["f1"]
+    assert abs(best - metrics.best_f1(sampled.scores, sampled.same, sampled.weights)["f1"]) < 0.02
+    histogram = metrics.score_histogram(sampled.scores, sampled.same, weights=sampled.weights)
+    assert sum(histogram["same"]) + sum(histogram["different"]) == pytest.approx(exact.total, rel=1e-3)
