@@ -76,11 +76,12 @@ def test_train_detector_writes_a_plugin_that_detect_and_similarity_load(cli, tmp
 
     # fine-tuned from it, with pages cut from whole illustrations (the drawn targets, faces found by itself)
     tuned = tmp_path / "tuned"
+    (pages / "broken.png").write_bytes(b"not an image")  # skipped with a warning, not fatal
     cli("--plugin-dir", plugin, "train", "detector", dataset / "references", "--out", tuned, "--steps", "1",
         "--batch-size", "2", "--page-size", "96", "--input-size", "128", "--init", plugin, "--artworks", pages,
         "--boxes-from", "tiny_fcos", "--artwork-share", "1.0")
     training = json.loads((tuned / "config.json").read_text())["training"]
-    assert training["starting_weights"] == f"tiny_fcos ({plugin})"
+    assert training["starting_weights"] == f"tiny_fcos ({plugin})" and training["skipped"] == 1
 
 
 def test_a_detector_config_with_an_unknown_architecture_names_the_valid_ones(cli, tmp_path):

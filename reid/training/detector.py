@@ -88,11 +88,11 @@ def _crop_faces(images: Sequence[Image.Image], boxes_from: str | None, progress)
     return [box or typical for box in found], sum(box is not None for box in found)
 
 
-def _artworks(folder: Path | None, boxes_from: str | None, progress) -> list[tuple[Image.Image, list[Box]]]:
+def _artworks(folder: Path | None, boxes_from: str | None, progress) -> tuple[list[tuple[Image.Image, list[Box]]], list]:
     """Real illustrations (at most 1024 px on the long side) with the faces ``boxes_from`` finds in them; those
-    where it finds none are left out."""
+    where it finds none are left out. Returns them and the unreadable ones."""
     if folder is None:
-        return []
+        return [], []
     if boxes_from is None:
         raise ReidError("--artworks needs --boxes-from: a detector to find the faces in them")
     from reid.detectors import load_detector
@@ -111,7 +111,7 @@ def _artworks(folder: Path | None, boxes_from: str | None, progress) -> list[tup
             image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
             boxes = [Box(*(round(v * scale) for v in b.to_json())) for b in boxes]
         found.append((image, boxes))
-    return found
+    return found, failures
 
 
 def _start(model, init: str) -> str:
@@ -215,7 +215,7 @@ def train_detector(faces_dir: str | Path, out: str | Path, *, name: str | None =
     faces, found = _crop_faces(data.images, boxes_from, progress)
     face_of = dict(zip(data.paths, faces))
     style = PageStyle(size=page_size)
-    real = _artworks(None if artworks is None else Path(artworks), boxes_from, progress)
+    real, unreadable = _artworks(None if artworks is None else Path(artworks), boxes_from, progress)
     train_pages = Pages(train.images, [face_of[p] for p in train.paths], seed, style, real, artwork_share)
     val_pages = Pages(val.images, [face_of[p] for p in val.paths], seed + 1, style)
 
@@ -267,6 +267,6 @@ def train_detector(faces_dir: str | Path, out: str | Path, *, name: str | None =
                            "validation_characters": val.n_classes, "crops_with_found_face": found,
                            "starting_weights": source, "artwork_images": len(real),
                            "artwork_faces": sum(len(boxes) for _, boxes in real),
-                           "calibration": calibration, "skipped": len(data.failures)}}
+                           "calibration": calibration, "skipped": len(data.failures) + len(unreadable)}}
     run.finish(config, plugin_code=PLUGIN_CODE)
-    return TrainingResult(run.out, config, run.records(), data.failures)
+    return TrainingResult(run.out, config, run.records(), data.failures + unreadable)
