@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/detect_table.py --faces ../shared/data/charfaces [--pages 300] \
         [--detector animeface --detector lbp_cascade --cascade FILE] [--plugin-dir DIR] [--seed 0] [--json out.json]
-    .venv/bin/python benchmarks/detect_table.py --artworks DIR --boxes BOXES.json [--detector ...]
+    .venv/bin/python benchmarks/detect_table.py --artworks DIR --boxes BOXES.json [--detector ...] [--gray]
 
 Each page (640 x 480) gets a face-free background (a colour gradient with blurred blobs and noise) and
 1 to 4 face crops, each scaled to 48-192 px on its long side, at places that do not overlap. Crops are
@@ -17,6 +17,8 @@ to its true face boxes, [[left, top, right, bottom], ...], or is a `detections.j
 wrote and a person corrected. The group is the image's folder. Box conventions differ between detectors,
 so there a detection finds a face when its centre lies in the true box and its width is within a factor 2
 of the true width.
+
+--gray turns every page grey before the detectors see it (the manga case).
 
 The last row is recall at equal precision: each detector's threshold raised (its boxes' own scores) until
 its detections are at least as precise as the first --detector's.
@@ -144,6 +146,7 @@ def main() -> None:
     parser.add_argument("--artworks", type=Path)
     parser.add_argument("--boxes", type=Path)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gray", action="store_true", help="turn every page grey first (manga)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if (args.artworks is None) != (args.boxes is None):
@@ -155,6 +158,8 @@ def main() -> None:
         groups = face_groups(args.faces)
         rng = random.Random(args.seed)
         pages, match = [compose(groups, rng) for _ in range(args.pages)], inside
+    if args.gray:
+        pages = [(page.convert("L").convert("RGB"), truth) for page, truth in pages]
     names = args.detector or ["animeface"]
     report = {}
     for name in names:

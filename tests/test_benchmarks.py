@@ -20,6 +20,7 @@ def test_detect_table_scores_drawn_composites(tmp_path):
     out = run("detect_table.py", "--pages", 4, "--json", tmp_path / "d.json")
     report = json.loads((tmp_path / "d.json").read_text())
     assert "| drawn |" in out and 0 <= report["animeface"]["recall"] <= 1 and report["animeface"]["faces"] >= 4
+    assert "| drawn |" in run("detect_table.py", "--pages", 2, "--gray")
 
 
 def test_detect_table_scores_illustrations_with_true_boxes(tmp_path):

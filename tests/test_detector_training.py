@@ -125,3 +125,17 @@ def test_weights_that_do_not_fit_the_detector_are_one_line(cli, tmp_path):
     result = cli("--plugin-dir", plugin, "detect", tmp_path / "pages", "--detector", "mismatch", ok=False)
     assert result.exit_code == 1
     assert "does not fit mismatch" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "folder does not exist"),
+    ("empty", "needs at least two sub-folders of images"),
+    ("init", "not 'imagenet', 'none' or a detector plugin directory"),
+])
+def test_bad_detector_training_input_is_one_line(cli, tmp_path, dataset, case, message):
+    faces = {"missing": tmp_path / "nowhere", "empty": tmp_path / "empty", "init": dataset / "references"}[case]
+    (tmp_path / "empty").mkdir()
+    extra = ["--init", str(tmp_path / "empty")] if case == "init" else []
+    result = cli("train", "detector", faces, "--out", tmp_path / "out", "--steps", "1", "--page-size", "96",
+                 "--boxes-from", "none", *extra, ok=False)
+    assert result.exit_code == 1 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
