@@ -67,20 +67,18 @@ class Pairs:
         return {"pairs": self.total, "scored": len(self.scores), "sampled": self.sampled}
 
 
-def _all_same(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair of two members of one label."""
+def _all_same(members: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of two members of one label (``members``: the indices of each label)."""
     rows, cols = [], []
-    for c in range(codes.max() + 1):
-        members = np.flatnonzero(codes == c)
-        a, b = np.triu_indices(len(members), k=1)
-        rows.append(members[a])
-        cols.append(members[b])
+    for group in members:
+        a, b = np.triu_indices(len(group), k=1)
+        rows.append(group[a])
+        cols.append(group[b])
     return np.concatenate(rows), np.concatenate(cols)
 
 
-def _sample_same(codes: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _sample_same(members: list[np.ndarray], k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``k`` pairs drawn uniformly (with replacement) among the pairs of two members of one label."""
-    members = [np.flatnonzero(codes == c) for c in range(codes.max() + 1)]
     sizes = np.array([len(m) for m in members], dtype=np.float64)
     weight = sizes * (sizes - 1) / 2
     chosen = rng.choice(len(members), size=k, p=weight / weight.sum())
@@ -124,12 +122,13 @@ def verification_pairs(vectors: np.ndarray, labels: list[str], *, max_pairs: int
         return Pairs(scores, same, None, total)
     codes = np.unique(labels, return_inverse=True)[1]
     sizes = np.bincount(codes)
+    members = np.split(np.argsort(codes, kind="stable"), np.cumsum(sizes)[:-1])  # each label's indices
     same_total = int((sizes * (sizes - 1) // 2).sum())
     rng = np.random.default_rng(seed)
     if same_total <= max_pairs // 2:
-        same_pairs = _all_same(codes) if same_total else (np.empty(0, np.int64), np.empty(0, np.int64))
+        same_pairs = _all_same(members) if same_total else (np.empty(0, np.int64), np.empty(0, np.int64))
     else:
-        same_pairs = _sample_same(codes, max_pairs // 2, rng)
+        same_pairs = _sample_same(members, max_pairs // 2, rng)
     parts = [(same_pairs, True, same_total)]
     if total > same_total:  # one label only: there is no different-label pair to draw
         parts.append((_sample_different(codes, max_pairs - len(same_pairs[0]), rng), False, total - same_total))

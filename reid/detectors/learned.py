@@ -23,34 +23,26 @@ class FcosDetector(Detector):
 
     def __init__(self, *, name: str, weights: str | Path, input_size: int = 640, score_threshold: float = 0.5,
                  margin: float = 0.17, min_face: int | None = None, device: str | None = None):
-        import torch
-
         from reid.detectors.fcos import build_fcos
         from reid.device import resolve_device
-        from reid.encoders.trained import load_state_dict
 
         if min_face is not None and min_face < 1:
             raise ReidError(f"min face must be at least 1 pixel (got {min_face})")
         self.name, self.weights, self.margin, self.min_face = name, Path(weights), float(margin), min_face
         self.input_size, self.score_threshold = int(input_size), float(score_threshold)
         self.device = resolve_device(device)
-        self.model = build_fcos(input_size=self.input_size, score_threshold=self.score_threshold)
-        state = {k: v.float() if v.is_floating_point() else v for k, v in load_state_dict(self.weights).items()}
-        try:
-            self.model.load_state_dict(state)
-        except RuntimeError as exc:
-            raise PluginError(f"{self.weights}: does not fit {name} ({str(exc).splitlines()[-1].strip()})") from None
+        self.model = load_weights(build_fcos(input_size=self.input_size, score_threshold=self.score_threshold),
+                                  self.weights, name)
         self.model.eval().to(self.device)
-        self._torch = torch
 
     def identity(self) -> dict:
         return {**super().identity(), "weights": str(self.weights.resolve()), "input_size": self.input_size,
                 "score_threshold": self.score_threshold, "min_face": self.min_face}
 
     def detect(self, image: Image.Image) -> list[Box]:
+        import torch
         from torchvision.transforms.v2.functional import pil_to_tensor
 
-        torch = self._torch
         with torch.inference_mode():
             found = self.model([pil_to_tensor(image.convert("RGB")).to(self.device).float().div_(255)])[0]
         boxes = []
@@ -60,6 +52,18 @@ class FcosDetector(Detector):
             if box.right > box.left and box.bottom > box.top and box.right - box.left >= (self.min_face or 0):
                 boxes.append(box)
         return sorted(boxes, key=lambda b: -b.score)
+
+
+def load_weights(model, weights: str | Path, name: str):
+    """``model`` with the (fp16) state dict of a detector plugin's weights file loaded, as float32."""
+    from reid.encoders.trained import load_state_dict
+
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_state_dict(weights).items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise PluginError(f"{weights}: does not fit {name} ({str(exc).splitlines()[-1].strip()})") from None
+    return model
 
 
 def _fcos(config: dict[str, Any], **options: Any) -> FcosDetector:

