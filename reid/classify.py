@@ -6,9 +6,12 @@ threshold is the one calibrated on the enrollment for the mode (``reid.open_set`
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
+
+import numpy as np
 
 from reid.context import BodyContext
 from reid.detectors.base import Detector
@@ -16,11 +19,12 @@ from reid.embedding import NoFace, NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.enrollment import UNKNOWN, Enrolled
 from reid.errors import ImageLoadError, ReidError
-from reid.fileio import copy_without_overwrite, safe_folder_name
+from reid.fileio import check_output_folder, check_replaceable, copy_without_overwrite, safe_folder_name, write_json_atomic
 from reid.open_set import Calibration
 from reid.ranking import Mode, rank_characters
+from reid.result_files import CLASSIFICATION_JSON, EMBEDDINGS, save_embeddings
 
-__all__ = ["Mode", "Match", "Classification", "classify_paths", "copy_into_folders", "default_threshold"]
+__all__ = ["Mode", "Match", "Classification", "classify_paths", "check_result_dir", "copy_into_folders", "default_threshold"]
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Classification:
     threshold_source: str = "--threshold"
     calibration: dict | None = None  # the enrollment's open-set calibration for this mode
     no_face_policy: str = NoFace.skip.value
+    vectors: np.ndarray | None = None  # one row per match, for ``reid review``
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -54,10 +59,13 @@ class Classification:
             counts[m.character] = counts.get(m.character, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (kv[0] == UNKNOWN, -kv[1], kv[0])))
 
-    def to_json(self) -> dict:
+    def to_json(self, absolute: bool = False) -> dict:
+        """``absolute`` paths for the result folder's file, which must still name the images from elsewhere."""
+        matches = [asdict(m) for m in self.matches]
+        if absolute:
+            matches = [{**m, "path": str(Path(m["path"]).absolute())} for m in matches]
         return {"mode": self.mode, "threshold": self.threshold, "threshold_source": self.threshold_source,
-                "calibration": self.calibration, "counts": self.counts(),
-                "matches": [asdict(m) for m in self.matches],
+                "calibration": self.calibration, "counts": self.counts(), "matches": matches,
                 "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
                 "no_face": [str(p) for p in self.no_face], "no_face_policy": self.no_face_policy}
 
@@ -99,12 +107,15 @@ def classify_paths(enrolled: Enrolled, encoder: Encoder, targets: Sequence[Path]
     calibration = enrolled.calibration.get(mode)
     policy = NoFace.skip if context is not None else NoFace(no_face)  # a body needs a face to sit under
     return Classification(matches, embedded.failures, float(threshold), mode.value, embedded.no_face, source,
-                          calibration.to_json() if calibration is not None else None, policy.value)
+                          calibration.to_json() if calibration is not None else None, policy.value,
+                          embedded.vectors if matches else None)
 
 
 def copy_into_folders(result: Classification, result_dir: Path, *, progress: Progress | None = None) -> None:
     """COPY (never move) each image into ``result_dir/<character>/<its relative path>``; existing files are
-    never overwritten. An image with several faces goes into each of its characters' folders once."""
+    never overwritten. An image with several faces goes into each of its characters' folders once. Then
+    ``classification.json`` and ``embeddings.npy`` (for ``reid review``) replace an earlier run's."""
+    result_dir = check_result_dir(result_dir)
     progress = progress or NoProgress()
     progress.start(len(result.matches), "copying")
     copied: dict[tuple[str, str], str] = {}
@@ -115,3 +126,27 @@ def copy_into_folders(result: Classification, result_dir: Path, *, progress: Pro
             copied[key] = str(copy_without_overwrite(Path(match.path), folder))
         match.copied_to = copied[key]
         progress.advance(1)
+    if result.vectors is not None:
+        save_embeddings(result_dir / EMBEDDINGS, result.vectors)
+    else:
+        (result_dir / EMBEDDINGS).unlink(missing_ok=True)  # an earlier run's rows would not match these
+    write_json_atomic(result_dir / CLASSIFICATION_JSON, result.to_json(absolute=True))
+
+
+def check_result_dir(result_dir: Path) -> Path:
+    """Fail before the work: ``result_dir`` can be written, and holds no file of ours' names that reid did not write."""
+    result_dir = check_output_folder(result_dir)
+    for name in (CLASSIFICATION_JSON, EMBEDDINGS):
+        check_replaceable(result_dir / name, ours=_ours, option="--result-dir")
+    return result_dir
+
+
+def _ours(path: Path) -> bool:
+    """classification.json / embeddings.npy as an earlier ``classify --result-dir`` left them."""
+    if path.suffix == ".npy":
+        return (path.parent / CLASSIFICATION_JSON).exists()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"mode", "matches", "threshold"} <= data.keys()

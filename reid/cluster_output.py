@@ -17,6 +17,7 @@ from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
 from reid.fileio import copy_without_overwrite, save_image_atomic, staged_folder, write_json_atomic
 from reid.images import require_images
+from reid.result_files import CLUSTERS_JSON, EMBEDDINGS, save_embeddings
 
 NOISE_NAME = "noise"
 OVERVIEW = "overview.png"  # every cluster's first faces, one row each
@@ -83,18 +84,21 @@ class FolderClusters:
             out[NOISE_NAME] = noise
         return out
 
-    def entry(self, i: int) -> str | dict:
+    def entry(self, i: int, absolute: bool = False) -> str | dict:
         """A file path, or with a detector {"path", "box"}."""
         box = self.boxes[i] if self.boxes else None
-        return str(self.paths[i]) if box is None else {"path": str(self.paths[i]), "box": box.to_json()}
+        path = str(self.paths[i].absolute() if absolute else self.paths[i])
+        return path if box is None else {"path": path, "box": box.to_json()}
 
-    def groups(self) -> dict[str, list]:
-        return {name: [self.entry(i) for i in rows] for name, rows in self.members().items()}
+    def groups(self, absolute: bool = False) -> dict[str, list]:
+        return {name: [self.entry(i, absolute) for i in rows] for name, rows in self.members().items()}
 
-    def to_json(self) -> dict:
+    def to_json(self, absolute: bool = False) -> dict:
+        """``absolute`` paths for the result folder's file, which must still name the images from elsewhere."""
         return {"method": self.clustering.method, "umap_dim": self.clustering.reduced_to,
-                "clusters": self.clustering.n_clusters, "noise": self.clustering.n_noise,
-                "groups": self.groups(), "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
+                "clusters": self.clustering.n_clusters, "noise": self.clustering.n_noise, "margin": self.margin,
+                "groups": self.groups(absolute),
+                "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
                 "no_face": [str(p) for p in self.no_face], "composition": self.composition()}
 
 
@@ -117,7 +121,8 @@ def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan"
 
 def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progress | None = None) -> None:
     """``result_dir/<group>/`` copies (face crops, with a detector), ``result_dir/<group>.png`` contact
-    sheets, ``overview.png`` and ``clusters.json``. ``result_dir`` (new or empty) appears complete or not at all."""
+    sheets, ``overview.png``, ``clusters.json`` and ``embeddings.npy`` (its faces' vectors, in the JSON's order, for
+    ``reid review``). ``result_dir`` (new or empty) appears complete or not at all."""
     with staged_folder(result_dir) as staging:
         _write_clusters(found, staging, progress or NoProgress())
 
@@ -147,4 +152,6 @@ def _write_clusters(found: FolderClusters, result_dir: Path, progress: Progress)
         strip = [(found.paths[i], boxes[i]) for i in found.sample(rows, OVERVIEW_PER_CLUSTER)]
         strips.append(contact_sheet(strip, title, total=len(rows), load=load, thumb=64, columns=OVERVIEW_PER_CLUSTER))
     save_image_atomic(overview(strips), result_dir / OVERVIEW)
-    write_json_atomic(result_dir / "clusters.json", found.to_json())
+    if found.vectors is not None:
+        save_embeddings(result_dir / EMBEDDINGS, found.vectors[[i for rows in found.members().values() for i in rows]])
+    write_json_atomic(result_dir / CLUSTERS_JSON, found.to_json(absolute=True))

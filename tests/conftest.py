@@ -3,6 +3,7 @@ import random
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from reid import plugins
@@ -97,3 +98,56 @@ class MeanColour(Encoder):
 def register_encoders(register):
     register("toy", MeanColour, description="mean colour")
 '''
+
+
+def write_review_result(root: Path) -> dict:
+    """A cluster result as `cluster --result-dir` writes it, with the mistakes a review is for: Aoi split in two
+    clusters (cluster_02, cluster_03), one Beni face among Kiiro's (cluster_00), Midori left as noise. Embeddings are
+    one direction per character, so the suggestions are known. Returns the truth: {character: [face ids]}, the
+    images under root/images and targets under root/targets (for classify with the export)."""
+    import numpy as np
+
+    by_name = {c.name: c for c in CHARACTERS}
+    rng = random.Random(5)
+    plan = {"cluster_00": ["Kiiro"] * 5 + ["Beni"], "cluster_01": ["Beni"] * 4, "cluster_02": ["Aoi"] * 3,
+            "cluster_03": ["Aoi"] * 3, "noise": ["Midori"] * 2}
+    axes = {name: k for k, name in enumerate(["Aoi", "Beni", "Kiiro", "Midori"])}
+    groups, vectors, truth = {}, [], {}
+    for key, names in plan.items():
+        groups[key] = []
+        for name in names:
+            face = len(vectors)
+            path = root / "images" / f"{name.lower()}_{face:02d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if face % 2:  # a face in a larger picture, with its box
+                page = Image.new("RGB", (96, 80), (250, 250, 250))
+                page.paste(draw_character(by_name[name], rng, 64), (24, 8))
+                page.save(path)
+                groups[key].append({"path": str(path), "box": [24, 8, 88, 72]})
+            else:
+                draw_character(by_name[name], rng, 64).save(path)
+                groups[key].append(str(path))
+            v = np.full(4, 0.05) + np.random.default_rng(face).normal(0, 0.05, 4)
+            v[axes[name]] = 1.0
+            vectors.append(v)
+            truth.setdefault(name, []).append(face)
+    for name in ("Aoi", "Beni", "Kiiro"):
+        for i in range(3):
+            draw_character(by_name[name], rng, 64).save(_mkdir(root / "targets") / f"{name.lower()}_t{i}.png")
+    result = _mkdir(root / "result")
+    (result / "clusters.json").write_text(json.dumps({"method": "hdbscan", "umap_dim": 0, "clusters": 4, "noise": 2,
+                                                       "margin": 0.0, "groups": groups}))
+    np.save(result / "embeddings.npy", np.asarray(vectors, dtype=np.float16))
+    return truth
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def review_result(tmp_path) -> tuple[Path, dict]:
+    """(result folder, truth) of write_review_result."""
+    truth = write_review_result(tmp_path)
+    return tmp_path / "result", truth

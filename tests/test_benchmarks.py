@@ -57,3 +57,9 @@ def test_startup_times_the_cli(tmp_path):
 def test_pair_sampling_compares_every_pair_with_a_sample():
     out = run("pair_sampling.py", "--sizes", 300, "--characters", 20, "--dim", 16, "--max-pairs", 5000)
     assert "| 300 | 44,850 | every pair | 44,850 |" in out and "| 300 | 44,850 | sampled | 5,000 |" in out
+
+
+def test_review_open_times_a_drawn_result(tmp_path):
+    out = run("review_open.py", "--faces", 60, "--groups", 5, "--actions", 4, "--no-browser", "--json", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert "| overview_s |" in out and report["overview_thumbs"] > 0 and report["replay_s"] > 0

@@ -94,8 +94,9 @@ def test_classify_second_run_into_same_folder_recognises_its_copies_and_keeps_ot
     args = ("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "--result-dir", tmp_path / "o")
     cli(*args)
     cli(*args)
-    copies = [p for p in (tmp_path / "o").rglob("*") if p.is_file()]
+    copies = [p for p in (tmp_path / "o").rglob("*") if p.is_file() and p.parent != tmp_path / "o"]
     assert len(copies) == len(list_images(data / "targets"))  # identical files are not copied again
+    assert sorted(p.name for p in (tmp_path / "o").iterdir() if p.is_file()) == ["classification.json", "embeddings.npy"]
     first = copies[0]
     first.write_bytes(b"the user's own file of that name")
     cli(*args)

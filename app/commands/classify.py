@@ -12,7 +12,6 @@ from reid.app.output import console, print_json, progress_bar, report_references
 from reid.choices import Mode, NoFace
 from reid.detectors import optional_detector
 from reid.encoders import load_encoder
-from reid.fileio import check_output_folder
 from reid.images import require_images
 
 
@@ -52,13 +51,13 @@ def classify(
     The default threshold is calibrated on the enrollment: some characters are left out in turn to play
     strangers. With --detector, each face of an illustration is classified; references stay face crops
     unless --context body needs their bodies."""
-    from reid.classify import classify_paths, copy_into_folders
+    from reid.classify import check_result_dir, classify_paths, copy_into_folders
     from reid.context import make_context
     from reid.enrollment import UNKNOWN, enroll
     check_inputs(enrollment, index, force)
     targets = require_images(target_dir, recursive=True)
     if result_dir is not None:
-        check_output_folder(result_dir)  # before the work, not after it
+        check_result_dir(result_dir)  # before the work, not after it
     found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
                               margin=margin)
     around = make_context(context, weights, found)
