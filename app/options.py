@@ -32,3 +32,8 @@ ContextOpt = Annotated[Optional[str], typer.Option("--context", help="face (defa
 WeightsOpt = Annotated[Optional[str], typer.Option("--weights", help="With --context body: FACE,BODY weights of the fused score (default 1.0,1.0).")]
 NoFaceOpt = Annotated[NoFace, typer.Option("--no-face", case_sensitive=False, help="With --detector, an image with no face found: whole embeds the whole image instead (it is still someone), skip leaves it out. Both list it under no_face. Not with --context body.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output file that reid did not write (its own earlier outputs are replaced without it).")]
+EveryOpt = Annotated[Optional[float], typer.Option("--every", min=0.01, help="Videos: a frame every SECONDS (default 1, or none with --scenes alone).")]
+ScenesOpt = Annotated[bool, typer.Option("--scenes", help="Videos: a frame just after each scene change (PySceneDetect), with or without --every.")]
+SkipOpt = Annotated[float, typer.Option("--skip", min=0.0, help="Videos: leave out the first SECONDS (an opening).")]
+StopOpt = Annotated[Optional[float], typer.Option("--stop", min=0.0, help="Videos: read nothing after SECONDS (an ending).")]
+MaxWidthOpt = Annotated[int, typer.Option("--max-width", min=32, help="Videos: frames are downscaled to this width.")]

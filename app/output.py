@@ -82,3 +82,11 @@ def progress_bar() -> Iterator[RichProgress]:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
         yield RichProgress(progress)
+
+
+def when(appearances: dict[str, list]) -> str:
+    """A character's time ranges in videos, for a table cell: the first four, then how many."""
+    from reid.video import clock
+
+    spans = [f"{clock(s)}-{clock(e)}" for ranges in appearances.values() for s, e in ranges]
+    return ", ".join(spans[:4]) + (f" ... ({len(spans)} in all)" if len(spans) > 4 else "")

@@ -23,6 +23,8 @@ from reid.fileio import check_output_folder, check_replaceable, copy_without_ove
 from reid.open_set import Calibration
 from reid.ranking import Mode, rank_characters
 from reid.result_files import CLASSIFICATION_JSON, EMBEDDINGS, save_embeddings
+from reid.video import Frames
+from reid.video_tracks import merge_ranges
 
 __all__ = ["Mode", "Match", "Classification", "classify_paths", "check_result_dir", "copy_into_folders", "default_threshold"]
 
@@ -39,6 +41,8 @@ class Match:
     copied_to: str | None = None
     box: list[int] | None = None  # the face, when a detector cut it from the image
     whole_image: bool = False  # the detector found no face and the whole image was embedded instead
+    video: str | None = None  # a video's frame: the video, and the frame's time in seconds
+    time: float | None = None
 
 
 @dataclass
@@ -52,6 +56,20 @@ class Classification:
     calibration: dict | None = None  # the enrollment's open-set calibration for this mode
     no_face_policy: str = NoFace.skip.value
     vectors: np.ndarray | None = None  # one row per match, for ``reid review``
+    frame_step: float = 0.0  # seconds one sampled video frame stands for
+
+    def timeline(self) -> dict[str, dict]:
+        """Per character seen in a video: its time ranges per video and its screen time (seconds)."""
+        ranges: dict[str, dict[str, list]] = {}
+        for m in self.matches:
+            if m.video is not None:
+                ranges.setdefault(m.character, {}).setdefault(m.video, []).append((m.time, m.time + self.frame_step))
+        out = {}
+        for character, per_video in ranges.items():
+            merged = {v: merge_ranges(r) for v, r in per_video.items()}
+            out[character] = {"appearances": merged,
+                              "screen_time": round(sum(e - s for r in merged.values() for s, e in r), 3)}
+        return dict(sorted(out.items(), key=lambda kv: (kv[0] == UNKNOWN, -kv[1]["screen_time"])))
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -64,10 +82,18 @@ class Classification:
         matches = [asdict(m) for m in self.matches]
         if absolute:
             matches = [{**m, "path": str(Path(m["path"]).absolute())} for m in matches]
+        for m in matches:  # a frame file may be temporary: the video and the time name the face
+            if m["video"] is not None:
+                frame = m.pop("copied_to")
+                m["frame"] = str(Path(frame).absolute()) if absolute and frame else frame
+                m["path"] = m["video"]
+            else:
+                del m["video"], m["time"]
+        video = {"frame_step": self.frame_step, "timeline": self.timeline()} if any(m.video for m in self.matches) else {}
         return {"mode": self.mode, "threshold": self.threshold, "threshold_source": self.threshold_source,
                 "calibration": self.calibration, "counts": self.counts(), "matches": matches,
                 "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
-                "no_face": [str(p) for p in self.no_face], "no_face_policy": self.no_face_policy}
+                "no_face": [str(p) for p in self.no_face], "no_face_policy": self.no_face_policy, **video}
 
 
 def default_threshold(calibrations: dict[Mode, Calibration | None], encoder_threshold: float,
@@ -82,10 +108,11 @@ def default_threshold(calibrations: dict[Mode, Calibration | None], encoder_thre
 def classify_paths(enrolled: Enrolled, encoder: Encoder, targets: Sequence[Path], *, mode: Mode = Mode.any,
                    threshold: float | None = None, detector: Detector | None = None,
                    context: BodyContext | None = None, root: Path | None = None, no_face: NoFace = NoFace.skip,
+                   frames: Frames | None = None, frame_step: float = 0.0,
                    progress: Progress | None = None) -> Classification:
     """One match per image, or per face with a ``detector`` (face-less images are listed in ``no_face``, and
     embedded whole with ``no_face="whole"``). Paths under ``root`` are also named relative to it (sub-folders
-    are kept when copying)."""
+    are kept when copying); video frames (``frames``) relative to the frames folder, with their video and time."""
     mode = Mode(mode)
     if mode == Mode.head and enrolled.head is None:
         raise ReidError("Head mode needs the enrollment's classifier head; enroll with head=True")
@@ -101,14 +128,18 @@ def classify_paths(enrolled: Enrolled, encoder: Encoder, targets: Sequence[Path]
             runner_up, runner_up_score = ranked[1] if len(ranked) > 1 else (None, None)
             character = nearest if score >= threshold else UNKNOWN
             entry = embedded.entry(i)
-            relative = Path(entry["path"]).relative_to(root).as_posix() if root is not None else Path(entry["path"]).name
+            info = frames.of(embedded.paths[i]) if frames is not None else None
+            base = frames.folder if info is not None else root
+            relative = Path(entry["path"]).relative_to(base).as_posix() if base is not None else Path(entry["path"]).name
             matches.append(Match(entry["path"], relative, character, score, nearest, runner_up, runner_up_score,
-                                 box=entry.get("box"), whole_image=entry.get("whole_image", False)))
+                                 box=entry.get("box"), whole_image=entry.get("whole_image", False),
+                                 video=info.video if info else None, time=info.time if info else None))
     calibration = enrolled.calibration.get(mode)
     policy = NoFace.skip if context is not None else NoFace(no_face)  # a body needs a face to sit under
-    return Classification(matches, embedded.failures, float(threshold), mode.value, embedded.no_face, source,
+    failures = (frames.failures if frames is not None else []) + embedded.failures
+    return Classification(matches, failures, float(threshold), mode.value, embedded.no_face, source,
                           calibration.to_json() if calibration is not None else None, policy.value,
-                          embedded.vectors if matches else None)
+                          embedded.vectors if matches else None, frame_step)
 
 
 def copy_into_folders(result: Classification, result_dir: Path, *, progress: Progress | None = None) -> None:

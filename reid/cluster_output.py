@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,11 @@ from reid.embedding import NoProgress, Progress, embed_paths
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
 from reid.fileio import copy_without_overwrite, save_image_atomic, staged_folder, write_json_atomic
-from reid.images import require_images
+from reid.inputs import gather
 from reid.result_files import CLUSTERS_JSON, EMBEDDINGS, save_embeddings
+from reid.timeline import TIMELINE, timeline_picture
+from reid.video import Frames, Sampling
+from reid.video_tracks import Track, link_tracks, merge_ranges, track_vectors
 
 NOISE_NAME = "noise"
 OVERVIEW = "overview.png"  # every cluster's first faces, one row each
@@ -44,10 +48,14 @@ class FolderClusters:
     margin: float = 0.0
     root: Path | None = None  # the folder clustered: copies keep their path below it
     vectors: np.ndarray | None = None  # the embeddings, to show each cluster from its most typical face out
+    frames: Frames | None = None  # when videos were read: which video and time each frame file is
+    tracks: list[Track] | None = None  # faces linked across the frames of a shot; clustered as one
+    step: float = 0.0  # seconds one sampled frame stands for
+    frames_final: Path | None = None  # where the frame files will be once the result is written
 
     def labels(self) -> list[str] | None:
         """The sub-folder each face's image is in, when every image is in one (a labelled folder)."""
-        if self.root is None:
+        if self.root is None or self.frames is not None:  # frames live outside the folder clustered
             return None
         parts = [p.relative_to(self.root).parts for p in self.paths]
         return [q[0] for q in parts] if parts and all(len(q) > 1 for q in parts) else None
@@ -71,6 +79,8 @@ class FolderClusters:
         return [order[j] for j in sorted(set(np.linspace(0, len(order) - 1, k).round().astype(int)))]
 
     def relative_folder(self, i: int) -> Path:
+        if self.frames is not None and self.frames.of(self.paths[i]) is not None:
+            return self.paths[i].parent.relative_to(self.frames.folder)
         return self.paths[i].parent.relative_to(self.root) if self.root is not None else Path()
 
     def members(self) -> dict[str, list[int]]:
@@ -85,10 +95,33 @@ class FolderClusters:
         return out
 
     def entry(self, i: int, absolute: bool = False) -> str | dict:
-        """A file path, or with a detector {"path", "box"}."""
+        """A file path, or with a detector {"path", "box"}; a video's frame is {"path": the video, "time", "frame"
+        (the frame file, in the result folder), "box"}."""
         box = self.boxes[i] if self.boxes else None
+        info = self.frames.of(self.paths[i]) if self.frames is not None else None
+        if info is not None:
+            frame = {"frame": str(self.frames_final / self.paths[i].relative_to(self.frames.folder))} \
+                if absolute and self.frames_final is not None else {}
+            return {"path": info.video, "time": info.time, **frame, **({"box": box.to_json()} if box else {})}
         path = str(self.paths[i].absolute() if absolute else self.paths[i])
         return path if box is None else {"path": path, "box": box.to_json()}
+
+    def timeline(self) -> dict[str, dict]:
+        """Per group with faces from videos: its time ranges per video and its screen time (seconds)."""
+        if self.tracks is None:
+            return {}
+        label = {row: self.clustering.labels[row] for t in self.tracks for row in t.rows}
+        names = {self.clustering.labels[rows[0]]: name for name, rows in self.members().items()}
+        out: dict[str, dict] = {}
+        for track in self.tracks:
+            if track.video is None:
+                continue
+            group = out.setdefault(names[label[track.rows[0]]], {"appearances": {}, "screen_time": 0.0})
+            group["appearances"].setdefault(track.video, []).append(track.span(self.step))
+        for group in out.values():
+            group["appearances"] = {v: merge_ranges(r) for v, r in group["appearances"].items()}
+            group["screen_time"] = round(sum(e - s for r in group["appearances"].values() for s, e in r), 3)
+        return dict(sorted(out.items(), key=lambda kv: (kv[0] == NOISE_NAME, -kv[1]["screen_time"])))
 
     def groups(self, absolute: bool = False) -> dict[str, list]:
         return {name: [self.entry(i, absolute) for i in rows] for name, rows in self.members().items()}
@@ -99,24 +132,51 @@ class FolderClusters:
                 "clusters": self.clustering.n_clusters, "noise": self.clustering.n_noise, "margin": self.margin,
                 "groups": self.groups(absolute),
                 "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
-                "no_face": [str(p) for p in self.no_face], "composition": self.composition()}
+                "no_face": [str(p) for p in self.no_face], "composition": self.composition(),
+                **self._video_json()}
+
+    def _video_json(self) -> dict:
+        if self.frames is None:
+            return {}
+        return {"videos": {v: {"duration": d, "shots": len(self.frames.shots.get(v, []))}
+                           for v, d in self.frames.durations.items()},
+                "frame_step": self.step, "tracks": len(self.tracks or []), "timeline": self.timeline()}
 
 
 def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan", umap_dim: int = 32,
                    min_cluster_size: int = 5, seed: int = 0, merge_threshold: float | None = None,
                    detector: Detector | None = None, context: BodyContext | None = None,
+                   sampling: Sampling | None = None, frames_dir: Path | None = None, frames_final: Path | None = None,
                    progress: Progress | None = None) -> FolderClusters:
+    """Cluster the faces in ``image_dir``'s images and, with ``sampling``, its videos' frames (written under
+    ``frames_dir``; ``frames_final`` is where they will be once the result is written). The faces a shot
+    repeats are linked into tracks and clustered as one, so ``min_cluster_size`` counts appearances."""
     check_method(method)
-    embedded = embed_paths(encoder, require_images(image_dir, recursive=True), progress=progress, detector=detector,
-                           context=context)
+    paths, frames = gather(image_dir, sampling, frames_dir, progress=progress)
+    embedded = embed_paths(encoder, paths, progress=progress, detector=detector, context=context)
+    if frames is not None:
+        embedded.failures[:0] = frames.failures
     if not len(embedded.paths):
         raise ReidError(f"{image_dir}: no face to cluster ({len(embedded.no_face)} images without a face, "
                         f"{len(embedded.failures)} unreadable)")
-    clustering = cluster_vectors(embedded.vectors, method=method, umap_dim=umap_dim,
+    tracks = None
+    vectors = embedded.vectors
+    if frames is not None:
+        tracks = link_tracks([frames.of(p) for p in embedded.paths], embedded.boxes or [None] * len(embedded.paths),
+                             embedded.vectors)
+        vectors = track_vectors(tracks, embedded.vectors)
+    clustering = cluster_vectors(vectors, method=method, umap_dim=umap_dim,
                                  min_cluster_size=min_cluster_size, seed=seed, merge_threshold=merge_threshold,
                                  progress=progress)
+    if tracks is not None:  # every face takes its track's cluster
+        labels = np.empty(len(embedded.paths), dtype=clustering.labels.dtype)
+        for track, label in zip(tracks, clustering.labels):
+            labels[track.rows] = label
+        clustering = Clustering(labels, clustering.method, clustering.reduced_to)
+    step = (sampling.every or 0.0) if sampling is not None else 0.0
     return FolderClusters(embedded.paths, clustering, embedded.failures, embedded.boxes, embedded.no_face,
-                          detector.margin if detector is not None else 0.0, Path(image_dir), embedded.vectors)
+                          detector.margin if detector is not None else 0.0, Path(image_dir), embedded.vectors,
+                          frames, tracks, step, frames_final)
 
 
 def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progress | None = None) -> None:
@@ -152,6 +212,15 @@ def _write_clusters(found: FolderClusters, result_dir: Path, progress: Progress)
         strip = [(found.paths[i], boxes[i]) for i in found.sample(rows, OVERVIEW_PER_CLUSTER)]
         strips.append(contact_sheet(strip, title, total=len(rows), load=load, thumb=64, columns=OVERVIEW_PER_CLUSTER))
     save_image_atomic(overview(strips), result_dir / OVERVIEW)
+    if found.frames is not None:
+        timeline = found.timeline()
+        if timeline:
+            faces = {name: found.sample(rows, 1)[0] for name, rows in found.members().items()}
+            save_image_atomic(timeline_picture(timeline, found.frames.durations,
+                                               {n: load((found.paths[i], boxes[i])) for n, i in faces.items()}),
+                              result_dir / TIMELINE)
+        # the frames the faces were cut from, named by time stamp; the JSON points at them here
+        os.replace(found.frames.folder, result_dir / "frames")
     if found.vectors is not None:
         save_embeddings(result_dir / EMBEDDINGS, found.vectors[[i for rows in found.members().values() for i in rows]])
     write_json_atomic(result_dir / CLUSTERS_JSON, found.to_json(absolute=True))

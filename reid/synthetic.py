@@ -95,3 +95,39 @@ def write_dataset(root: Path, *, characters: int = 4, per_character: int = 12, s
     truth = {f"target_{n:03d}.png": c.name if c in enrolled else "unknown" for n, (c, _) in enumerate(targets)}
     write_json_atomic(root / "targets_truth.json", truth)
     return truth
+
+
+#: a drawn video's shots: (who is on screen, seconds); None is an empty background
+DEMO_SHOTS = (("Aoi", 2.0), ("Beni", 1.5), (None, 1.0), ("Aoi", 2.0), ("Kiiro", 1.5), ("Beni", 2.0), ("Kiiro", 1.0),
+              ("Aoi", 1.5), (None, 0.5), ("Kiiro", 2.0), ("Beni", 1.0), ("Aoi", 1.0))
+
+
+def write_video(path: Path, shots=DEMO_SHOTS, *, fps: int = 10, size: int = 160, seed: int = 0) -> list[tuple[float, float, str | None]]:
+    """An MPEG-4 video of drawn characters, one per shot: each shot holds one drawing that drifts a little from
+    frame to frame (neighbouring frames are near-duplicates) on its own background, so every shot change is a cut.
+    Returns (start, end, character) per shot."""
+    import av
+    import numpy as np
+
+    by_name = {c.name: c for c in CHARACTERS}
+    rng = random.Random(seed)
+    truth, start = [], 0.0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size, size, "yuv420p"
+        stream.bit_rate = 2_000_000
+        for name, seconds in shots:
+            base = (draw_character(by_name[name], rng, size) if name else
+                    Image.new("RGB", (size, size), tuple(rng.randint(40, 220) for _ in range(3))))
+            n = round(seconds * fps)
+            for k in range(n):
+                shift = round(3 * k / max(1, n - 1))  # a slow pan
+                frame = base.transform(base.size, Image.Transform.AFFINE, (1, 0, shift - 1, 0, 1, 0), fillcolor=base.getpixel((0, 0)))
+                for packet in stream.encode(av.VideoFrame.from_ndarray(np.asarray(frame), format="rgb24")):
+                    container.mux(packet)
+            truth.append((start, start + n / fps, name))
+            start += n / fps
+        for packet in stream.encode():
+            container.mux(packet)
+    return truth

@@ -63,3 +63,9 @@ def test_review_open_times_a_drawn_result(tmp_path):
     out = run("review_open.py", "--faces", 60, "--groups", 5, "--actions", 4, "--no-browser", "--json", tmp_path / "r.json")
     report = json.loads((tmp_path / "r.json").read_text())
     assert "| overview_s |" in out and report["overview_thumbs"] > 0 and report["replay_s"] > 0
+
+
+def test_video_speed_times_each_stage(tmp_path):
+    out = run("video_speed.py", "--seconds", 3, "--fps", 10, "--width", 320, "--json", tmp_path / "v.json")
+    report = json.loads((tmp_path / "v.json").read_text())
+    assert "| detect_s |" in out and report["sampled_frames"] == 3 and report["end_to_end_s"] > 0

@@ -6,13 +6,13 @@ from typing import Annotated
 import typer
 
 from reid.app.commands.enroll import IndexOpt, IvfOpt, check_inputs
-from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, ForceOpt, JsonOpt, KeepOutliersOpt,
-                              MarginOpt, MinFaceOpt, MinNeighborsOpt, ModeOpt, NoFaceOpt, ResultDirOpt, ThresholdOpt, WeightsOpt)
-from reid.app.output import console, print_json, progress_bar, report_references, report_no_face, report_skipped, table
+from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, EveryOpt, ForceOpt, JsonOpt,
+                              KeepOutliersOpt, MarginOpt, MaxWidthOpt, MinFaceOpt, MinNeighborsOpt, ModeOpt, NoFaceOpt,
+                              ResultDirOpt, ScenesOpt, SkipOpt, StopOpt, ThresholdOpt, WeightsOpt)
+from reid.app.output import console, print_json, progress_bar, report_references, report_no_face, report_skipped, table, when
 from reid.choices import Mode, NoFace
 from reid.detectors import optional_detector
 from reid.encoders import load_encoder
-from reid.images import require_images
 
 
 UNKNOWN_ROWS = 50  # the unknown faces listed without --verbose
@@ -24,7 +24,7 @@ def _score(value: float | None) -> str:
 
 def classify(
     enrollment: Annotated[Path, typer.Option("--enroll", "--enroll-config-fn", help="Enrollment JSON of reference characters.")],
-    target_dir: Annotated[Path, typer.Option("--target-dir", help="Folder of images to sort, sub-folders included.")],
+    target_dir: Annotated[Path, typer.Option("--target-dir", help="Folder of images (and videos) to sort, sub-folders included; or one video.")],
     mode: ModeOpt = Mode.head,
     result_dir: ResultDirOpt = None,
     threshold: ThresholdOpt = None,
@@ -43,6 +43,11 @@ def classify(
     encoder: EncoderOpt = None,
     device: DeviceOpt = None,
     batch_size: BatchSizeOpt = 32,
+    every: EveryOpt = None,
+    scenes: ScenesOpt = False,
+    skip: SkipOpt = 0.0,
+    stop: StopOpt = None,
+    max_width: MaxWidthOpt = 1280,
     json_out: JsonOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every face, not only the summary and the unknown ones.")] = False,
 ) -> None:
@@ -54,19 +59,23 @@ def classify(
     from reid.classify import check_result_dir, classify_paths, copy_into_folders
     from reid.context import make_context
     from reid.enrollment import UNKNOWN, enroll
+    from reid.inputs import frames_folder, gather, sampling_from_options
     check_inputs(enrollment, index, force)
-    targets = require_images(target_dir, recursive=True)
+    sampling = sampling_from_options(every, scenes, skip, stop, max_width)
     if result_dir is not None:
         check_result_dir(result_dir)  # before the work, not after it
-    found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
-                              margin=margin)
-    around = make_context(context, weights, found)
-    model = load_encoder(encoder, device=device, batch_size=batch_size)
-    with progress_bar() as progress:
+    with progress_bar() as progress, frames_folder(None) as (frames_dir, _):
+        # a video's frames are copied into the character folders they go to; the rest go with the temporary folder
+        targets, frames = gather(target_dir, sampling, frames_dir, progress=progress)
+        found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
+                                  margin=margin)
+        around = make_context(context, weights, found)
+        model = load_encoder(encoder, device=device, batch_size=batch_size)
         enrolled = enroll(enrollment, model, index_path=index, ivf_lists=ivf, detector=found, context=around,
                           head=mode == Mode.head, keep_outliers=keep_outliers, force=force, progress=progress)
         result = classify_paths(enrolled, model, targets, mode=mode, threshold=threshold, detector=found,
-                                context=around, root=target_dir, no_face=no_face, progress=progress)
+                                context=around, root=target_dir, no_face=no_face, frames=frames,
+                                frame_step=sampling.every or 0.0, progress=progress)
         if result_dir is not None:
             copy_into_folders(result, result_dir, progress=progress)
     report_skipped(enrolled.failures + result.failures)
@@ -94,6 +103,10 @@ def classify(
     if found is not None:
         extra.append((f"(images with no face found; --no-face {result.no_face_policy})", len(result.no_face)))
     console.print(table("summary", ["character", "faces" if found is not None else "images"], summary + extra))
+    timeline = result.timeline()
+    if timeline:
+        console.print(table("in the videos", ["character", "seconds on screen", "when"],
+                            [(name, f"{t['screen_time']:.1f}", when(t["appearances"])) for name, t in timeline.items()]))
     if result_dir is not None:
         console.print(f"copies in {result_dir}/<character>/ (originals untouched; a file already there with the "
                       "same content is not copied again)")

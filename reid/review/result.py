@@ -23,6 +23,7 @@ class Face:
     id: int  # its row in the result's JSON, flattened in order
     path: Path
     box: Box | None  # None: the whole image is the face
+    time: float | None = None  # a video's frame: its time in seconds (``path`` is the frame file)
 
     @property
     def label(self) -> str:
@@ -71,7 +72,8 @@ def _face(i: int, entry) -> Face:
     if isinstance(entry, str):
         return Face(i, Path(entry), None)
     box = entry.get("box")
-    return Face(i, Path(entry["path"]), Box(*map(int, box)) if box else None)
+    # a video's face: "path" is the video, "frame" the frame file the result keeps
+    return Face(i, Path(entry.get("frame") or entry["path"]), Box(*map(int, box)) if box else None, entry.get("time"))
 
 
 def _clusters(data: dict) -> tuple[list[Face], dict[str, list[int]], dict[str, str]]:
@@ -91,7 +93,7 @@ def _classification(data: dict) -> tuple[list[Face], dict[str, list[int]], dict[
     faces: list[Face] = []
     by_character: dict[str, list[int]] = {}
     for match in data["matches"]:
-        faces.append(_face(len(faces), {"path": match["path"], "box": match.get("box")}))
+        faces.append(_face(len(faces), match))
         by_character.setdefault(match["character"], []).append(faces[-1].id)
     known = sorted((c for c in by_character if c != UNKNOWN), key=lambda c: (-len(by_character[c]), c))
     width = max(2, len(str(len(known))))
