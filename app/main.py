@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from reid import __version__, interrupts, plugins
-from reid.app.commands import classify, cluster, detect, enroll, evaluate, review, sample_data, similarity, train, visualize
+from reid.app.commands import classify, cluster, dataset, detect, enroll, evaluate, review, sample_data, similarity, train, visualize
 from reid.app.commands import plugins as plugins_command
 from reid.app.output import warn
 from reid.errors import ReidError
@@ -80,3 +80,4 @@ app.command()(review.review)
 app.command("plugins")(plugins_command.plugins)
 app.command("sample-data")(sample_data.sample_data)
 app.add_typer(train.app, name="train")
+app.add_typer(dataset.app, name="dataset")

@@ -138,7 +138,7 @@ class FolderClusters:
     def _video_json(self) -> dict:
         if self.frames is None:
             return {}
-        return {"videos": {v: {"duration": d, "shots": len(self.frames.shots.get(v, []))}
+        return {"videos": {v: {"duration": d, "shots": self.frames.shots.get(v, 0)}
                            for v, d in self.frames.durations.items()},
                 "frame_step": self.step, "tracks": len(self.tracks or []), "timeline": self.timeline()}
 

@@ -186,3 +186,38 @@ def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, metho
         method=method, detector=detector.name if detector is not None else None,
         margin=detector.margin if detector is not None else 0.0,
         context=context.identity() if context is not None else None, no_face=embedded.no_face, grayscale=grayscale)
+
+
+PER_TITLE_METRICS = ("top1", "eer", "best_f1", "ami", "nmi", "ari")
+
+
+def title_metrics(result: Evaluation) -> dict[str, float]:
+    """The numbers averaged over titles: top-1, EER, best F1 and the clustering scores (means over runs)."""
+    clustering = result.clustering_summary()
+    return {"top1": result.top1, "eer": result.eer, "best_f1": result.best_f1["f1"],
+            **{k: clustering[k]["mean"] for k in ("ami", "nmi", "ari")}}
+
+
+def evaluate_titles(dataset_dir: str | Path, encoder: Encoder, *, progress: Progress | None = None,
+                    **options) -> tuple[dict[str, Evaluation], dict[str, str]]:
+    """``evaluate`` on each sub-folder of ``dataset_dir`` (a title: one folder per character inside, as ``reid
+    dataset manga109`` writes), each on its own; and the titles left out, with why (fewer than two characters)."""
+    dataset_dir = Path(dataset_dir)
+    list_images(dataset_dir)  # missing, or not a folder
+    titles = [d for d in sorted(dataset_dir.iterdir()) if d.is_dir()]
+    results: dict[str, Evaluation] = {}
+    left_out: dict[str, str] = {}
+    for title in titles:
+        try:
+            results[title.name] = evaluate(title, encoder, progress=progress, **options)
+        except ReidError as exc:
+            left_out[title.name] = str(exc)
+    if not results:
+        raise ReidError(f"{dataset_dir}: no sub-folder is a title with two or more character folders"
+                        + (f" ({next(iter(left_out.values()))})" if left_out else ""))
+    return results, left_out
+
+
+def mean_over_titles(results: dict[str, Evaluation]) -> dict[str, float]:
+    per_title = [title_metrics(r) for r in results.values()]
+    return {k: float(np.mean([m[k] for m in per_title])) for k in PER_TITLE_METRICS}

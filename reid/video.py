@@ -54,7 +54,7 @@ class Frames:
 
     folder: Path
     info: dict[Path, FrameInfo] = field(default_factory=dict)
-    shots: dict[str, list[float]] = field(default_factory=dict)  # per video, the time each shot starts
+    shots: dict[str, int] = field(default_factory=dict)  # per video, the shots up to its last sampled frame
     durations: dict[str, float] = field(default_factory=dict)  # per video, the last time read
     failures: list = field(default_factory=list)  # ImageLoadError for videos that cannot be decoded
 
@@ -150,19 +150,16 @@ def extract_frames(videos: Sequence[Path], sampling: Sampling, folder: Path, *, 
         relative = video.relative_to(root).with_suffix("") if root is not None and video.is_relative_to(root) else Path(video.stem)
         out = frames.folder / relative
         out.mkdir(parents=True, exist_ok=True)
-        starts: list[float] = []
-        last = 0.0
+        shots, last = 0, 0.0
         try:
             for t, shot, image in sample_video(video, sampling):
                 path = out / f"{video.stem}_{timestamp(t)}.jpg"
                 image.save(path, format="JPEG", quality=92)
                 frames.info[path] = FrameInfo(str(Path(video).absolute()), round(t, 3), shot)
-                while len(starts) <= shot:
-                    starts.append(round(t, 3))
-                last = t
+                shots, last = shot + 1, t
         except ImageLoadError as exc:
             frames.failures.append(exc)
-        frames.shots[str(Path(video).absolute())] = starts
+        frames.shots[str(Path(video).absolute())] = shots
         frames.durations[str(Path(video).absolute())] = round(last, 3)
         progress.advance(1)
     return frames

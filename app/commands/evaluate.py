@@ -7,15 +7,17 @@ import typer
 
 from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, ForceOpt, JsonOpt, MarginOpt,
                               MergeOpt, MethodOpt, MinClusterSizeOpt, MinFaceOpt, MinNeighborsOpt, ThresholdOpt, UmapDimOpt, WeightsOpt)
-from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table
+from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table, warn
 from reid.detectors import optional_detector
 from reid.encoders import load_encoder
+from reid.errors import ReidError
 from reid.fileio import check_replaceable
 
 
 def evaluate(
     dataset_dir: Annotated[Path, typer.Argument(help="Labelled folder: one sub-folder of images per character.")],
     runs: Annotated[int, typer.Option("--runs", min=1, help="Clustering runs (UMAP seeds) to average.")] = 10,
+    per_title: Annotated[bool, typer.Option("--per-title", help="DATASET_DIR holds one folder per title (manga), each with its character folders: evaluate each title on its own, then the mean over titles (seed 003's table).")] = False,
     gray: Annotated[bool, typer.Option("--gray", help="Turn every image grey first: how the encoder does on manga, measured on a colour set.")] = False,
     report: Annotated[Optional[Path], typer.Option("--report", dir_okay=False, help="Also write an HTML report: metrics, per-character recall, worst-confused pairs with thumbnails, score histogram.")] = None,
     force: ForceOpt = False,
@@ -42,11 +44,18 @@ def evaluate(
     from reid.context import make_context
     from reid.evaluate import evaluate as run_evaluation
     from reid.report import is_reid_report, write_report
+    if report is not None and per_title:
+        raise ReidError("--report describes one data set; leave it out with --per-title, or evaluate one title folder")
     if report is not None:
         check_replaceable(report, ours=is_reid_report, force=force, option="--report")
     found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face, margin=margin)
     around = make_context(context, weights, found)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
+    if per_title:
+        _per_title(dataset_dir, model, json_out, runs=runs, method=method, umap_dim=umap_dim,
+                   min_cluster_size=min_cluster_size, merge_threshold=merge_threshold, threshold=threshold,
+                   detector=found, context=around, grayscale=gray)
+        return
     with progress_bar() as progress:
         result = run_evaluation(dataset_dir, model, runs=runs, method=method, umap_dim=umap_dim,
                                 min_cluster_size=min_cluster_size, merge_threshold=merge_threshold, threshold=threshold,
@@ -65,3 +74,27 @@ def evaluate(
     console.print(table(title, ["metric", "value"], result.summary_rows()))
     if report is not None:
         console.print(f"report: {report}")
+
+
+def _per_title(dataset_dir: Path, model, json_out: bool, **options) -> None:
+    from reid.evaluate import evaluate_titles, mean_over_titles, title_metrics
+
+    with progress_bar() as progress:
+        results, left_out = evaluate_titles(dataset_dir, model, progress=progress, **options)
+    for title, reason in left_out.items():
+        warn(f"title {title} left out: {reason}")
+    for result in results.values():
+        report_skipped(result.failures)
+    mean = mean_over_titles(results)
+    if json_out:
+        print_json({"encoder": model.name, "titles": {t: r.to_json() for t, r in results.items()},
+                    "per_title": {t: title_metrics(r) for t, r in results.items()}, "mean": mean,
+                    "left_out": left_out})
+        return
+    columns = ["top-1", "EER", "best F1", "AMI", "NMI", "ARI"]
+    rows = [(t, r.n_images, r.n_characters, *(f"{v:.3f}" for v in title_metrics(r).values()))
+            for t, r in results.items()]
+    rows.append((f"mean of {len(results)}", sum(r.n_images for r in results.values()), "",
+                 *(f"{v:.3f}" for v in mean.values())))
+    console.print(table(f"{model.name} on {dataset_dir}, per title{' (grey)' if options.get('grayscale') else ''}",
+                        ["title", "faces", "characters", *columns], rows))
