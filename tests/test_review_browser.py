@@ -16,6 +16,7 @@ from reid.review.server import bind, server
 from reid.review.session import Review
 
 playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+expect = playwright.expect  # retries until the page that an action posted to has loaded
 CHROMIUM = os.environ.get("REID_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium), or set "
                                                          "REID_CHROMIUM to its path")
@@ -58,15 +59,16 @@ def test_from_clusters_to_an_enrollment_in_the_browser(served, page, tmp_path, c
     row = page.locator("#cluster_00")
     row.get_by_placeholder("name this character").fill("Kiiro")
     row.get_by_role("button", name="Save").click()
-    assert "named cluster_00 'Kiiro'" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("named cluster_00 'Kiiro'")
 
     page.get_by_role("link", name="cluster 02").click()
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(shots / "review-cluster.png"))
     page.locator('button[data-merge="cluster_03"]').click()  # the first suggestion: Aoi's other half
-    assert "merged cluster_03 into cluster_02" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("merged cluster_03 into cluster_02")
     page.get_by_label("name", exact=True).fill("Aoi")
     page.locator("#save-name").click()
+    expect(page.get_by_role("status")).to_contain_text("named cluster_02 'Aoi'")
 
     page.goto(url + "/groups/cluster_00")
     stray = page.locator('label.face').last  # least typical first... last: the Beni face among Kiiro's
@@ -74,10 +76,11 @@ def test_from_clusters_to_an_enrollment_in_the_browser(served, page, tmp_path, c
     stray.click()
     page.get_by_label("move to").select_option("cluster_01")
     page.locator("#move-selected").click()
-    assert "moved 1 face to cluster_01" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("moved 1 face to cluster_01")
     page.goto(url + "/groups/cluster_01")
     page.get_by_label("name", exact=True).fill("Beni")
     page.locator("#save-name").click()
+    expect(page.get_by_role("status")).to_contain_text("named cluster_01 'Beni'")
 
     page.reload()  # nothing lives in the page: everything came back from the database
     page.goto(url + "/")
@@ -87,7 +90,7 @@ def test_from_clusters_to_an_enrollment_in_the_browser(served, page, tmp_path, c
     page.screenshot(path=str(shots / "review-named.png"))
 
     page.locator("#export").click()
-    assert "exported" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("exported")
     enrollment = folder / "enrollment" / "enroll.json"
     assert json.loads(enrollment.read_text()) == {"Aoi": "Aoi", "Beni": "Beni", "Kiiro": "Kiiro"}
     result = cli.json("classify", "--enroll", enrollment, "--target-dir", folder.parent / "targets", "--mode", "any")

@@ -97,3 +97,11 @@ def test_detect_on_a_video_names_crops_by_time(video, cli, tmp_path):
     crop = next(iter(found.values()))
     assert crop["source"] == str(path) and crop["time"] >= 0.2
     assert report["with_face"] >= sum(1 for *_, who in truth if who)  # every drawn face found
+
+
+def test_body_context_on_frames(video, cli):
+    path, truth = video
+    report = cli.json("cluster", path, "--detector", "charfaces_fcos", "--context", "body", "--umap-dim", "0",
+                      "--min-cluster-size", "2")
+    assert report["clusters"] >= 2 and all(face["box"] for faces in report["groups"].values() for face in faces)
+    assert report["timeline"] and report["tracks"] >= sum(1 for *_, who in truth if who)
