@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Protocol, Sequence
@@ -59,18 +63,34 @@ class Embedded:
         return {"path": str(self.paths[i]), **({"whole_image": True} if self.paths[i] in self.whole else {})}
 
 
+DECODE_AHEAD = 4  # images decoded ahead of the network, by a thread pool (Pillow's decoders release the GIL)
+
+
 def readable_images(paths: Sequence[Path], failures: list[ImageLoadError],
                     progress: Progress) -> Iterator[tuple[Path, Image.Image]]:
-    """(path, image) for each file that opens; the others go to ``failures``. Progress advances once the
-    caller has finished with an image."""
-    for path in paths:
+    """(path, image) for each file that opens, in order; the others go to ``failures``. Files are decoded by a
+    few threads while the caller works on earlier images. Progress advances once the caller has finished with
+    an image."""
+    with ThreadPoolExecutor(max_workers=min(DECODE_AHEAD, os.cpu_count() or 1), thread_name_prefix="reid-decode") as pool:
+        queue: deque = deque()
+        pending = iter(paths)
+        for path in itertools.islice(pending, DECODE_AHEAD):
+            queue.append((path, pool.submit(load_image, path)))
         try:
-            image = load_image(path)
-        except ImageLoadError as exc:
-            failures.append(exc)
-        else:
-            yield Path(path), image
-        progress.advance(1)
+            while queue:
+                path, decoding = queue.popleft()
+                for following in itertools.islice(pending, 1):
+                    queue.append((following, pool.submit(load_image, following)))
+                try:
+                    image = decoding.result()
+                except ImageLoadError as exc:
+                    failures.append(exc)
+                else:
+                    yield Path(path), image
+                progress.advance(1)
+        finally:
+            for _, decoding in queue:  # stopped early (an error, an interrupt): nothing more to decode
+                decoding.cancel()
 
 
 def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress | None = None,

@@ -69,3 +69,10 @@ def test_video_speed_times_each_stage(tmp_path):
     out = run("video_speed.py", "--seconds", 3, "--fps", 10, "--width", 320, "--json", tmp_path / "v.json")
     report = json.loads((tmp_path / "v.json").read_text())
     assert "| detect_s |" in out and report["sampled_frames"] == 3 and report["end_to_end_s"] > 0
+
+
+def test_inference_backends_compares_side_by_side(tmp_path):
+    out = run("inference_backends.py", "--images", 8, "--repeat", 1, "--json", tmp_path / "i.json")
+    report = json.loads((tmp_path / "i.json").read_text())
+    assert "| eager torch (before) | 32 |" in out and report["ceiling_images_per_s"] > 0
+    assert "eager torch, serial decoding (before)" in report["pipeline_images_per_s"]

@@ -73,16 +73,18 @@ class Encoder(abc.ABC):
             return np.zeros((0, self.embedding_dim), dtype=np.float32)
         return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
 
+    def run_network(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``forward``, or the same network on a faster backend (``reid.encoders.onnx_backend``)."""
+        return self.forward(pixels)
+
     @torch.no_grad()
     def _embed_batch(self, batch: list[torch.Tensor]) -> np.ndarray:
         pixels = torch.stack(batch).to(self.device)
-
-        def unit(x: torch.Tensor) -> torch.Tensor:
-            return F.normalize(self.forward(x).float().flatten(1), dim=1)
-
-        features = unit(pixels)
+        if self.flip:  # the mirror images in the same call: one larger batch is cheaper than two
+            pixels = torch.cat([pixels, pixels.flip(-1)])
+        features = F.normalize(self.run_network(pixels).float().flatten(1), dim=1)
         if self.flip:
-            features = F.normalize(features + unit(pixels.flip(-1)), dim=1)
+            features = F.normalize(features[:len(batch)] + features[len(batch):], dim=1)
         return features.cpu().numpy()
 
 

@@ -6,6 +6,7 @@ plugin's local file, fp16 or fp32.
 
 from __future__ import annotations
 
+import json
 import pickle
 import warnings
 from pathlib import Path
@@ -15,6 +16,8 @@ import torch
 from torch import nn
 
 from reid.encoders.base import TorchEncoder
+from reid.encoders.inference import prepare_for_inference
+from reid.encoders.onnx_backend import BACKEND_ENV, backend_choice, onnx_network
 from reid.encoders.networks import ClassifierNet, MetricNet
 from reid.errors import PluginError, ReidError, cause
 
@@ -58,7 +61,21 @@ def load_into(net: nn.Module, weights: Path, what: str) -> nn.Module:
     return net
 
 
+class _Forward(nn.Module):
+    """An encoder's ``forward`` as a module, for the ONNX exporter."""
+
+    def __init__(self, encoder: "TorchEncoder"):
+        super().__init__()
+        self.net, self.encoder = encoder.module, [encoder]  # a list: not a sub-module
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.encoder[0].forward(pixels)
+
+
 class _WeightsFileEncoder(TorchEncoder):
+    """Loaded once and never trained: batch norm folded, channels-last on the CPU; ``$REID_BACKEND=onnx`` runs
+    it on ONNX Runtime on the CPU instead."""
+
     def __init__(self, net: nn.Module, *, weights, name: str, input_size: int, mean, std, **kwargs):
         self.name = name
         self.input_size = int(input_size)
@@ -66,6 +83,23 @@ class _WeightsFileEncoder(TorchEncoder):
         self.std = tuple(std) if std is not None else self.std
         self.weights = Path(weights)
         super().__init__(net, **kwargs)
+        self.module = prepare_for_inference(self.module, self.device)
+        self._onnx = None
+        self._backend = "torch" if self.device.type != "cpu" else backend_choice()
+
+    def run_network(self, pixels: torch.Tensor) -> torch.Tensor:
+        if self._backend == "onnx" and self._onnx is None:  # exported (or read from the cache) at the first batch
+            network = {k: v for k, v in self.identity().items() if k not in ("weights_size", "weights_mtime_ns", "flip")}
+            self._onnx, why = onnx_network(_Forward(self), self.weights, self.input_size,
+                                           extra=json.dumps(network, sort_keys=True, default=str))
+            if self._onnx is None:
+                raise ReidError(f"{self.name}: ${BACKEND_ENV}=onnx, but ONNX Runtime cannot run it ({why}); unset "
+                                f"${BACKEND_ENV} to run it on torch")
+        if self._onnx is not None:
+            return torch.from_numpy(self._onnx(pixels.numpy()))
+        if self.device.type == "cpu":
+            pixels = pixels.contiguous(memory_format=torch.channels_last)
+        return self.forward(pixels)
 
     def identity(self):
         stat = self.weights.stat()
