@@ -18,7 +18,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout (for
 ResultDirOpt = Annotated[Optional[Path], typer.Option("--result-dir", "-o", file_okay=False, help="Folder to COPY images into, one sub-folder per group. Originals are never moved.")]
 ModeOpt = Annotated[Mode, typer.Option("--mode", "-m", case_sensitive=False, help="Head (default): a classifier fitted on the references (enrollment embeds each in 4 views, so it takes 4 times as long, once). Any: best single reference. Avg: mean over a character's references.")]
 KeepOutliersOpt = Annotated[bool, typer.Option("--keep-outliers", help="Keep references far from the rest of their character (by default they are left out and named).")]
-MethodOpt = Annotated[str, typer.Option("--method", help="Clusterer: hdbscan, dbscan, optics, agglomerative, or one a plugin registers.")]
+MethodOpt = Annotated[str, typer.Option("--method", help="Clusterer: hdbscan, dbscan, optics, agglomerative, knn_graph (100,000 faces and more, with --umap-dim 0), or one a plugin registers.")]
 UmapDimOpt = Annotated[int, typer.Option("--umap-dim", min=0, help="Reduce embeddings with UMAP to this many dimensions before clustering (0: no reduction).")]
 MinClusterSizeOpt = Annotated[int, typer.Option("--min-cluster-size", "--min-csize", min=1, help="Smaller clusters become noise (after merging).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (UMAP).")]

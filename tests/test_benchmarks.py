@@ -76,3 +76,10 @@ def test_inference_backends_compares_side_by_side(tmp_path):
     report = json.loads((tmp_path / "i.json").read_text())
     assert "| eager torch (before) | 32 |" in out and report["ceiling_images_per_s"] > 0
     assert "eager torch, serial decoding (before)" in report["pipeline_images_per_s"]
+
+
+def test_cluster_scale_measures_each_method_in_its_own_process(tmp_path):
+    out = run("cluster_scale.py", "--sizes", 400, "--per-character", 20, "--json", tmp_path / "c.json")
+    rows = json.loads((tmp_path / "c.json").read_text())
+    assert [r["method"] for r in rows] == ["umap32 + hdbscan (default)", "knn_graph"] and "| 400 |" in out
+    assert all(r["peak_mb"] > 0 and 0 <= r["ami"] <= 1 for r in rows)

@@ -156,7 +156,7 @@ def test_cluster_writes_copies_contact_sheets_and_summary(cli, dataset, tmp_path
     one_error_line(cli("cluster", images, "--umap-dim", "0", "--result-dir", out, ok=False), "not empty")
 
 
-@pytest.mark.parametrize("method", ["hdbscan", "dbscan", "optics", "agglomerative"])
+@pytest.mark.parametrize("method", ["hdbscan", "dbscan", "optics", "agglomerative", "knn_graph"])
 def test_every_clusterer_runs(cli, dataset, method):
     result = cli.json("cluster", dataset / "targets", "--method", method, "--umap-dim", "0", "--min-cluster-size", "2")
     assert sum(len(m) for m in result["groups"].values()) == len(list_images(dataset / "targets"))

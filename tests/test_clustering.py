@@ -64,3 +64,19 @@ def test_visualize_draws_clusters_and_true_characters(cli, dataset, tmp_path):
         (few / path.name).write_bytes(path.read_bytes())
     result = cli("visualize", few, "--out", tmp_path / "few.png", ok=False)
     assert result.exit_code == 1 and "needs at least 10 readable images" in result.stderr
+
+
+def test_knn_graph_finds_separated_characters_and_leaves_strays():
+    import numpy as np
+
+    from reid.clustering import cluster_vectors
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(5, 64))
+    faces = np.vstack([c + rng.normal(scale=0.3, size=(30, 64)) for c in centres] + [rng.normal(size=(6, 64))])
+    result = cluster_vectors(faces, method="knn_graph", umap_dim=0, min_cluster_size=5)
+    truth = np.repeat(np.arange(5), 30)
+    assert result.n_clusters == 5
+    for c in range(5):  # each character is one cluster, whole
+        assert len(set(result.labels[:150][truth == c])) == 1
+    assert (result.labels[150:] == -1).all()  # random strays join nobody

@@ -17,7 +17,7 @@ def test_builtins_register_encoders_detectors_clusterers(cli):
     listing = by_name(cli.json("plugins"))
     assert listing["reid.encoders.builtin"]["registers"]["encoders"] == ["color_texture"]
     assert listing["reid.detectors.builtin"]["registers"]["detectors"] == ["animeface", "lbp_cascade", "whole"]
-    assert set(listing["reid.clusterers.builtin"]["registers"]["clusterers"]) == {"hdbscan", "dbscan", "optics", "agglomerative"}
+    assert set(listing["reid.clusterers.builtin"]["registers"]["clusterers"]) == {"hdbscan", "dbscan", "optics", "agglomerative", "knn_graph"}
     assert all(p["ok"] for p in listing.values())
     shipped = listing["charfaces_lite0"]  # the default model, a plugin directory under plugins/
     assert shipped["source"] == "directory" and shipped["registers"] == {"encoders": ["charfaces_lite0"]}
@@ -118,7 +118,7 @@ def test_unknown_encoder_name_lists_the_valid_ones(cli, dataset):
     result = cli("similarity", a, b, "--encoder", "nope", ok=False)
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: unknown encoder 'nope'; valid encoders: charfaces_lite0, color_texture"
-    with pytest.raises(UnknownNameError, match="valid clusterers: agglomerative, dbscan, hdbscan, optics"):
+    with pytest.raises(UnknownNameError, match="valid clusterers: agglomerative, dbscan, hdbscan, knn_graph, optics"):
         plugins.registry("clusterers").create("kmeans")
 
 

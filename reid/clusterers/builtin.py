@@ -1,6 +1,7 @@
 """Built-in clusterers."""
 
-from reid.clusterers.base import AgglomerativeClusterer, DBSCANClusterer, HDBSCANClusterer, OPTICSClusterer
+from reid.clusterers.base import (AgglomerativeClusterer, DBSCANClusterer, HDBSCANClusterer, KnnGraphClusterer,
+                                  OPTICSClusterer)
 from reid.hookspecs import hookimpl
 
 
@@ -10,3 +11,5 @@ def register_clusterers(register):
     register("dbscan", DBSCANClusterer, description="DBSCAN with a fixed eps (default 0.5)")
     register("optics", OPTICSClusterer, description="OPTICS: DBSCAN over a range of eps")
     register("agglomerative", AgglomerativeClusterer, description="average-linkage cosine, cut at distance 0.5")
+    register("knn_graph", KnnGraphClusterer,
+             description="10-nearest-neighbour graph (faiss) cut at cosine 0.8: for 100,000 faces and more")
