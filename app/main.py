@@ -26,7 +26,13 @@ class ReidGroup(TyperGroup):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except Exception as exc:  # a signal that a C extension turned into another error is still a signal
+                behind = interrupts.interrupt_behind(exc)
+                if behind is None:
+                    raise
+                raise behind from None
         except KeyboardInterrupt as exc:  # reid.interrupts makes SIGTERM one too
             stopped = interrupts.as_interrupted(exc)
             typer.echo(f"interrupted ({stopped.name}): outputs already finished are complete, the unfinished ones "

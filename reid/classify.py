@@ -24,7 +24,7 @@ from reid.open_set import Calibration
 from reid.ranking import Mode, rank_characters
 from reid.result_files import CLASSIFICATION_JSON, EMBEDDINGS, save_embeddings
 from reid.video import Frames
-from reid.video_tracks import merge_ranges
+from reid.video_tracks import screen_timeline
 
 __all__ = ["Mode", "Match", "Classification", "classify_paths", "check_result_dir", "copy_into_folders", "default_threshold"]
 
@@ -64,12 +64,7 @@ class Classification:
         for m in self.matches:
             if m.video is not None:
                 ranges.setdefault(m.character, {}).setdefault(m.video, []).append((m.time, m.time + self.frame_step))
-        out = {}
-        for character, per_video in ranges.items():
-            merged = {v: merge_ranges(r) for v, r in per_video.items()}
-            out[character] = {"appearances": merged,
-                              "screen_time": round(sum(e - s for r in merged.values() for s, e in r), 3)}
-        return dict(sorted(out.items(), key=lambda kv: (kv[0] == UNKNOWN, -kv[1]["screen_time"])))
+        return screen_timeline(ranges, last=UNKNOWN)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

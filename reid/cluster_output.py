@@ -21,7 +21,7 @@ from reid.inputs import gather
 from reid.result_files import CLUSTERS_JSON, EMBEDDINGS, save_embeddings
 from reid.timeline import TIMELINE, timeline_picture
 from reid.video import Frames, Sampling
-from reid.video_tracks import Track, link_tracks, merge_ranges, track_vectors
+from reid.video_tracks import Track, link_tracks, screen_timeline, track_vectors
 
 NOISE_NAME = "noise"
 OVERVIEW = "overview.png"  # every cluster's first faces, one row each
@@ -112,16 +112,11 @@ class FolderClusters:
             return {}
         label = {row: self.clustering.labels[row] for t in self.tracks for row in t.rows}
         names = {self.clustering.labels[rows[0]]: name for name, rows in self.members().items()}
-        out: dict[str, dict] = {}
+        ranges: dict[str, dict[str, list]] = {}
         for track in self.tracks:
-            if track.video is None:
-                continue
-            group = out.setdefault(names[label[track.rows[0]]], {"appearances": {}, "screen_time": 0.0})
-            group["appearances"].setdefault(track.video, []).append(track.span(self.step))
-        for group in out.values():
-            group["appearances"] = {v: merge_ranges(r) for v, r in group["appearances"].items()}
-            group["screen_time"] = round(sum(e - s for r in group["appearances"].values() for s, e in r), 3)
-        return dict(sorted(out.items(), key=lambda kv: (kv[0] == NOISE_NAME, -kv[1]["screen_time"])))
+            if track.video is not None:
+                ranges.setdefault(names[label[track.rows[0]]], {}).setdefault(track.video, []).append(track.span(self.step))
+        return screen_timeline(ranges, last=NOISE_NAME)
 
     def groups(self, absolute: bool = False) -> dict[str, list]:
         return {name: [self.entry(i, absolute) for i in rows] for name, rows in self.members().items()}

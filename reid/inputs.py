@@ -24,9 +24,9 @@ def gather(target: str | Path, sampling: Sampling | None, frames_dir: Path | Non
         root = target.parent
     else:
         images = list_images(target, recursive=True)
-        videos = sorted(p for p in target.rglob("*") if is_video(p) and p.is_file())
+        videos = sorted(p for p in target.rglob("*") if is_video(p) and p.is_file()) if sampling is not None else []
         root = target
-    if videos and sampling is None:
+    if sampling is None:
         videos = []
     if not images and not videos:
         suffixes = " ".join(sorted(IMAGE_SUFFIXES | (VIDEO_SUFFIXES if sampling is not None else set())))

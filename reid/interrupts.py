@@ -66,3 +66,15 @@ def ignore() -> None:
 def as_interrupted(exc: KeyboardInterrupt) -> Interrupted:
     """A plain KeyboardInterrupt (raised before ``install``, or by Python itself) is a SIGINT."""
     return exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+
+
+def interrupt_behind(exc: BaseException) -> Interrupted | None:
+    """The signal behind ``exc``, when a C extension turned it into another error (a module whose initialisation
+    was interrupted raises ImportError "initialization failed", caused by the interrupt)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return as_interrupted(exc)
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

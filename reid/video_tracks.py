@@ -86,3 +86,13 @@ def merge_ranges(ranges: Sequence[tuple[float, float]], gap: float = 0.0) -> lis
         else:
             merged.append([start, end])
     return [(round(s, 3), round(e, 3)) for s, e in merged]
+
+
+def screen_timeline(ranges: dict[str, dict[str, list[tuple[float, float]]]], last: str) -> dict[str, dict]:
+    """Per name (a cluster, a character): its time ranges per video, merged, and its screen time in seconds;
+    most on screen first, ``last`` (noise, unknown) at the end."""
+    out = {}
+    for name, per_video in ranges.items():
+        merged = {video: merge_ranges(r) for video, r in per_video.items()}
+        out[name] = {"appearances": merged, "screen_time": round(sum(e - s for r in merged.values() for s, e in r), 3)}
+    return dict(sorted(out.items(), key=lambda kv: (kv[0] == last, -kv[1]["screen_time"])))

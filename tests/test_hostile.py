@@ -277,3 +277,20 @@ def test_a_reader_that_goes_away_ends_the_command_quietly():
                           timeout=120)
     os.close(write)
     assert done.returncode == 141 and "error" not in done.stderr
+
+
+def test_a_signal_a_c_extension_turned_into_another_error_is_still_a_signal():
+    """SIGINT during a C extension's initialisation surfaces as ImportError "initialization failed", caused by the
+    interrupt (seen in CI: scipy's pypocketfft, imported by hdbscan): it must end like any interrupt."""
+    import signal
+
+    from reid.interrupts import Interrupted, interrupt_behind
+
+    try:
+        try:
+            raise Interrupted(signal.SIGTERM)
+        except Interrupted as exc:
+            raise ImportError("initialization failed") from exc
+    except ImportError as exc:
+        assert interrupt_behind(exc).exit_code == 143
+    assert interrupt_behind(ValueError("plain")) is None
