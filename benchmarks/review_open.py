@@ -22,6 +22,8 @@ import numpy as np
 from reid.review.result import NOISE
 from reid.synthetic import CHARACTERS, draw_character
 
+from measure import print_report, timed  # benchmarks/measure.py, beside this script
+
 
 def write_result(root: Path, faces: int, groups: int, seed: int = 0) -> Path:
     """Drawn faces (128 px, as crops are) in ``groups`` clusters of uneven size, a tenth of them noise."""
@@ -45,12 +47,6 @@ def write_result(root: Path, faces: int, groups: int, seed: int = 0) -> Path:
     (result / "clusters.json").write_text(json.dumps({"method": "hdbscan", "margin": 0.0, "groups": plan}))
     np.save(result / "embeddings.npy", np.asarray(vectors, dtype=np.float16))
     return result
-
-
-def timed(run) -> tuple[float, object]:
-    started = time.perf_counter()
-    out = run()
-    return time.perf_counter() - started, out
 
 
 def in_process(result: Path, actions: int) -> dict:
@@ -142,11 +138,7 @@ def main() -> None:
         if not args.no_browser:
             report.update(in_browser(result) or {})
     print(title + "\n")
-    print("| step | value |\n| --- | --- |")
-    for key, value in report.items():
-        print(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print_report(report, column="step", json_path=args.json)
 
 
 if __name__ == "__main__":

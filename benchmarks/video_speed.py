@@ -7,14 +7,14 @@ pipeline, each stage timed on its own, then end to end. Prints numbers only.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from measure import print_report, timed  # benchmarks/measure.py, beside this script
 
 
 def write_episode(path: Path, seconds: float, fps: int, width: int, seed: int = 0) -> int:
@@ -45,12 +45,6 @@ def write_episode(path: Path, seconds: float, fps: int, width: int, seed: int = 
         for packet in stream.encode():
             container.mux(packet)
     return shots
-
-
-def timed(run):
-    started = time.perf_counter()
-    out = run()
-    return time.perf_counter() - started, out
 
 
 def main() -> None:
@@ -101,11 +95,7 @@ def main() -> None:
     report["video_seconds_per_wall_second"] = args.seconds / report["end_to_end_s"]
     report["sampled_frames_per_second"] = report["sampled_frames"] / report["end_to_end_s"]
     print(f"{args.seconds:g} s of {args.width}px video at {args.fps} fps, a frame every {args.every:g} s\n")
-    print("| measure | value |\n| --- | --- |")
-    for key, value in report.items():
-        print(f"| {key} | {value:.3f} |" if isinstance(value, float) else f"| {key} | {value} |")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print_report(report, column="measure", json_path=args.json)
 
 
 if __name__ == "__main__":
