@@ -2,11 +2,14 @@
 
 Relative folders resolve against the JSON's own folder. The index (and the classifier head, when one
 is asked for) is cached beside the JSON and reused while the encoder, every reference file (path,
-size, mtime) and the outlier rule are unchanged.
+size, mtime) and the outlier rule are unchanged. When they change, only new or changed files are embedded:
+the others come from the embedding cache beside the index (``reid.embedding_cache``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -17,12 +20,13 @@ from PIL import Image
 from reid.context import BodyContext
 from reid.detectors.base import Detector
 from reid.embedding import Progress, embed_paths
+from reid.embedding_cache import EmbeddingCache, cache_path_for, rounded, signature
 from reid.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
 from reid.fileio import read_json, safe_folder_name
 from reid.head import CharacterHead, reference_views, view_names
 from reid.images import require_images
-from reid.index import ReferenceIndex, check_index_output
+from reid.index import IndexKind, ReferenceIndex, check_index_output, choose_kind
 from reid.open_set import Calibration, calibrate
 from reid.ranking import Mode
 
@@ -32,6 +36,7 @@ OUTLIER_MIN_REFERENCES = 4  # fewer references say too little about what is typi
 OUTLIER_SPREAD = 4.0
 OUTLIER_MIN_GAP = 0.15  # measured: false faces cut by animeface sat 0.19-0.24 under their character, real faces rarely 0.15
 OUTLIER_RULE = f"median-{OUTLIER_SPREAD}mad-min{OUTLIER_MIN_GAP}-n{OUTLIER_MIN_REFERENCES}"  # part of the cache key
+OUTLIER_KEPT = "kept"
 
 
 def read_enrollment(path: str | Path) -> dict[str, Path]:
@@ -77,12 +82,12 @@ def reference_files(enrollment: dict[str, Path]) -> list[tuple[str, Path]]:
     return pairs
 
 
-def _signature(paths: list[Path]) -> list[list]:
-    out = []
+def files_digest(paths: list[Path]) -> str:
+    """One checksum over every reference's path, size and mtime: the label map holds this, not a row per file."""
+    digest = hashlib.sha256()
     for p in paths:
-        stat = p.stat()
-        out.append([str(p), stat.st_size, stat.st_mtime_ns])
-    return out
+        digest.update(json.dumps([str(p), *signature(p)]).encode())
+    return digest.hexdigest()
 
 
 def default_index_path(enroll_path: Path, encoder: Encoder, context: BodyContext | None = None) -> Path:
@@ -114,12 +119,10 @@ def find_outliers(vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, n
     the character, and whether it is an outlier (under the median by more than ``OUTLIER_SPREAD`` robust
     deviations and at least ``OUTLIER_MIN_GAP``). Characters with fewer than ``OUTLIER_MIN_REFERENCES``
     references keep them all."""
-    labels_array = np.asarray(labels)
     scores = np.ones(len(labels))
     outlier = np.zeros(len(labels), dtype=bool)
     typical = np.ones(len(labels))
-    for name in np.unique(labels_array):
-        rows = np.flatnonzero(labels_array == name)
+    for rows in _rows_per_label(labels):
         if len(rows) < OUTLIER_MIN_REFERENCES:
             continue
         own = vectors[rows].astype(np.float64)
@@ -130,6 +133,13 @@ def find_outliers(vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, n
         scores[rows], typical[rows] = score, median
         outlier[rows] = score < median - max(OUTLIER_SPREAD * spread, OUTLIER_MIN_GAP)
     return scores, typical, outlier
+
+
+def _rows_per_label(labels: list[str]) -> list[np.ndarray]:
+    """The row indices of each label, in one sort: a scan per label would be quadratic in a large enrollment."""
+    _, inverse = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1) if len(order) else []
 
 
 @dataclass
@@ -143,10 +153,11 @@ class Enrolled:
     head: CharacterHead | None = None
     head_path: Path | None = None
     small: list[list] = field(default_factory=list)  # [path, width, height] of references under MIN_REFERENCE_SIDE
+    embedded: int = 0  # reference files embedded by this call; the rest came from the embedding cache
 
     def to_json(self) -> dict:
         """What both enroll and classify report about the references: the head file, the left-out and tiny ones."""
-        return {"head": str(self.head_path) if self.head_path else None,
+        return {"head": str(self.head_path) if self.head_path else None, "embedded": self.embedded,
                 "dropped": [asdict(d) for d in self.dropped], "small": self.small}
 
     def warnings(self) -> list[str]:
@@ -175,19 +186,22 @@ class Fitted:
 
 def fit_references(views: np.ndarray, labels: list[str], paths: list, *, head: bool = False,
                    keep_outliers: bool = False, open_set: bool = True, ivf_lists: int = 0,
-                   meta: dict | None = None) -> Fitted:
+                   compact: bool | None = None, meta: dict | None = None) -> Fitted:
     """From embedded references (references x views x dim; view 0 the image itself) to what classify
     needs: outliers left out, the index of view 0, each mode's unknown threshold (unless not ``open_set``),
-    and the head on all views."""
+    and the head on all views. The thresholds and the head see the vectors as the index stores them
+    (projected, for a compact index)."""
     scores, typical, outlier = find_outliers(views[:, 0], labels)
     keep = np.ones(len(labels), dtype=bool) if keep_outliers else ~outlier
     dropped = [Dropped(str(paths[i]), labels[i], round(float(scores[i]), 4), round(float(typical[i]), 4))
                for i in np.flatnonzero(~keep)]
-    views, labels, paths = views[keep], [x for x, k in zip(labels, keep) if k], [x for x, k in zip(paths, keep) if k]
+    views, labels = views[keep], [x for x, k in zip(labels, keep) if k]
+    index = ReferenceIndex.build(views[:, 0], labels, ivf_lists=ivf_lists, compact=compact,
+                                 meta={**(meta or {}), "dropped": [asdict(d) for d in dropped]})
+    if index.projection is not None:
+        views = index.project(views.reshape(-1, views.shape[2])).reshape(len(views), views.shape[1], -1)
     calibration = calibrate(views, labels, [Mode.any, Mode.avg] + ([Mode.head] if head else [])) if open_set else {}
-    thresholds = {m.value: c.to_json() for m, c in calibration.items() if m != Mode.head}
-    index = ReferenceIndex.build(np.ascontiguousarray(views[:, 0]), labels, paths, ivf_lists=ivf_lists,
-                                 meta={**(meta or {}), "dropped": [asdict(d) for d in dropped], "open_set": thresholds})
+    index.meta["open_set"] = {m.value: c.to_json() for m, c in calibration.items() if m != Mode.head}
     fitted = None
     if head:
         fitted = CharacterHead().fit(views.reshape(-1, views.shape[2]), np.repeat(labels, views.shape[1]).tolist())
@@ -218,23 +232,67 @@ def _reuse(index_path: Path, sources: dict, head: bool) -> Enrolled | None:
                     head_path_for(index_path) if head else None, saved.meta.get("small", []))
 
 
+@dataclass
+class References:
+    """Embedded references, one row per face: ``views`` faces x views x dim, ``paths`` the file of each row."""
+
+    paths: list[Path]
+    views: np.ndarray
+    failures: list[ImageLoadError]
+    embedded: int  # files embedded now; the others came from the cache
+
+
+def embed_references(encoder: Encoder, paths: list[Path], cache: EmbeddingCache, *, detector: Detector | None,
+                     context: BodyContext | None, views: int, progress: Progress | None = None) -> References:
+    """Each file's faces from the cache while its size and mtime are unchanged, the others embedded now and
+    cached. ``views``: how many views of each face (1: the face alone); a file cached with fewer is embedded
+    again. Files are read in ``paths`` order either way, and fresh vectors take the cache's rounding, so a
+    later enrollment of the same files builds the same index."""
+    signatures = {p: signature(p) for p in paths}
+    cached = {p: faces[:, :views] for p, faces in cache.lookup(signatures).items() if faces.shape[1] >= views}
+    todo = [p for p in paths if p not in cached]
+    new: dict[Path, np.ndarray] = {}
+    failures: list[ImageLoadError] = []
+    if todo:
+        make_views = partial(reference_views, mirror=not encoder.flip) if views > 1 else None
+        embedded = embed_paths(encoder, todo, progress=progress, description="enrolling references",
+                               detector=detector, context=context, views=make_views)
+        fresh = rounded(embedded.views if embedded.views is not None else embedded.vectors[:, None])
+        rows_of: dict[Path, list[int]] = {p: [] for p in embedded.no_face}
+        for row, path in enumerate(embedded.paths):
+            rows_of.setdefault(path, []).append(row)
+        new = {p: fresh[rows] for p, rows in rows_of.items()}
+        failures = embedded.failures
+    cache.store(((p, signatures[p], faces) for p, faces in new.items()), keep=paths)
+    found = {**cached, **new}
+    usable = [p for p in paths if p in found and len(found[p])]
+    # a reference with no face is as unusable as an unreadable one: both are reported the same way
+    failures += [ImageLoadError(p, f"no face found by {detector.name}") for p in paths if p in found and not len(found[p])]
+    return References([p for p in usable for _ in range(len(found[p]))],
+                      np.concatenate([found[p] for p in usable]) if usable else np.zeros((0, views, 0), np.float32),
+                      failures, len(todo))
+
+
 def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None = None, ivf_lists: int = 0,
-           rebuild: bool = False, detector: Detector | None = None, context: BodyContext | None = None,
-           head: bool = False, keep_outliers: bool = False, force: bool = False,
-           progress: Progress | None = None) -> Enrolled:
-    """Load the saved index (and ``head``) when they still match, else embed the references and save new ones.
+           compact: bool | None = None, rebuild: bool = False, detector: Detector | None = None,
+           context: BodyContext | None = None, head: bool = False, keep_outliers: bool = False,
+           force: bool = False, progress: Progress | None = None) -> Enrolled:
+    """Load the saved index (and ``head``) when they still match, else build new ones, embedding only the
+    references that are not in the embedding cache (``rebuild``: all of them).
 
     References are face crops, embedded whole, unless there is a ``context``: a body needs the whole
     illustration, so the references then go through the ``detector`` and the context like the targets.
     References far from the rest of their character are left out unless ``keep_outliers``. Each mode's
-    unknown threshold is calibrated on the references (``reid.open_set``) and saved with them. A file at the
-    index's paths that reid did not write is replaced only with ``force``."""
+    unknown threshold is calibrated on the references (``reid.open_set``) and saved with them. ``compact``
+    (None: from ``COMPACT_FROM`` references) builds a compact index. A file at the index's paths that reid
+    did not write is replaced only with ``force``."""
     enroll_path = Path(enroll_path)
     pairs = reference_files(read_enrollment(enroll_path))
     index_path = Path(index_path) if index_path else default_index_path(enroll_path, encoder, context)
     check_index_output(index_path, head_path_for(index_path), force=force)
-    sources = {"encoder_identity": encoder.identity(), "files": _signature([p for _, p in pairs]),
-               "outliers": "kept" if keep_outliers else OUTLIER_RULE}
+    kind = choose_kind(len(pairs), compact=compact, ivf_lists=ivf_lists)
+    sources = {"encoder_identity": encoder.identity(), "files": files_digest([p for _, p in pairs]),
+               "outliers": OUTLIER_KEPT if keep_outliers else OUTLIER_RULE, "index": [kind.value, ivf_lists]}
     cutter = detector if context is not None else None  # face-crop references are embedded whole
     if cutter is not None:
         sources["faces"] = {**cutter.identity(), **context.identity()}
@@ -244,21 +302,24 @@ def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None
             return reused
     label_of = {path: name for name, path in pairs}
     with_views = head and context is None  # a body is not cropped into views: its head learns from the face itself
-    make_views = partial(reference_views, mirror=not encoder.flip) if with_views else None
-    embedded = embed_paths(encoder, [p for _, p in pairs], progress=progress, description="enrolling references",
-                           detector=cutter, context=context, views=make_views)
-    # a reference with no face is as unusable as an unreadable one: both are reported the same way
-    failures = embedded.failures + [ImageLoadError(p, f"no face found by {cutter.name}") for p in embedded.no_face]
-    missing = set(label_of.values()) - {label_of[p] for p in embedded.paths}
+    made_by = {key: sources[key] for key in ("encoder_identity", "faces") if key in sources}
+    with EmbeddingCache(cache_path_for(index_path), made_by, force=force) as cache:
+        if rebuild:
+            cache.clear()
+        references = embed_references(encoder, [p for _, p in pairs], cache, detector=cutter, context=context,
+                                      views=len(view_names(mirror=not encoder.flip)) if with_views else 1,
+                                      progress=progress)
+    failures = references.failures
+    missing = set(label_of.values()) - {label_of[p] for p in references.paths}
     if missing:
         unusable = "; ".join(str(f) for f in failures if label_of[Path(f.path)] in missing)
         raise ReidError(f"no usable reference image for {', '.join(sorted(missing))} ({unusable})")
-    views = embedded.views if embedded.views is not None else embedded.vectors[:, None]
-    small = small_references(embedded.paths) if cutter is None else []  # a detector's faces are cut, not given
-    fitted = fit_references(views, [label_of[p] for p in embedded.paths], embedded.paths, head=head,
-                            keep_outliers=keep_outliers, ivf_lists=ivf_lists,
+    small = small_references(references.paths) if cutter is None else []  # a detector's faces are cut, not given
+    fitted = fit_references(references.views, [label_of[p] for p in references.paths], references.paths, head=head,
+                            keep_outliers=keep_outliers, ivf_lists=ivf_lists, compact=kind == IndexKind.compact,
                             meta={"encoder": encoder.name, "threshold": encoder.threshold, **sources,
-                                  "skipped": [[str(f.path), f.reason] for f in failures], "small": small})
+                                  "skipped": [[str(f.path), f.reason] for f in failures], "small": small,
+                                  "embedded_now": references.embedded})
     fitted.index.save(index_path)
     head_path = None
     if head:
@@ -266,4 +327,4 @@ def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None
             **sources, "views": view_names(mirror=not encoder.flip) if with_views else ["image"],
             "open_set": {Mode.head.value: fitted.calibration[Mode.head].to_json()}})
     return Enrolled(fitted.index, index_path, False, failures, fitted.dropped, fitted.calibration, fitted.head, head_path,
-                    small)
+                    small, references.embedded)

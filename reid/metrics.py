@@ -12,7 +12,7 @@ from reid.index import ReferenceIndex
 
 def nearest_others(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each row, the nearest other row and its cosine score."""
-    index = ReferenceIndex.build(vectors, [""] * len(vectors), [""] * len(vectors))
+    index = ReferenceIndex.build(vectors, [""] * len(vectors))
     scores, ids = index.search(vectors, 2)
     own = ids[:, 0] == np.arange(len(vectors))  # duplicates may outrank the image itself
     return np.where(own, ids[:, 1], ids[:, 0]), np.where(own, scores[:, 1], scores[:, 0])

@@ -85,7 +85,7 @@ def calibrate(views: np.ndarray, labels: list[str], modes: Iterable[Mode], *, fo
     for enrolled, held, stranger in _folds(labels, folds, rng):
         if not len(held):
             continue
-        index = ReferenceIndex.build(views[enrolled, 0], labels[enrolled].tolist(), [""] * len(enrolled))
+        index = ReferenceIndex.build(views[enrolled, 0], labels[enrolled].tolist())
         head = None
         if Mode.head in modes:
             head = CharacterHead().fit(views[enrolled].reshape(-1, views.shape[2]),

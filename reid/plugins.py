@@ -110,6 +110,12 @@ def plugins() -> list[PluginInfo]:
     return list(_state.plugins.values())
 
 
+def loaded_plugin_dirs() -> list[str]:
+    """The plugin directories loaded so far, for processes that must load the same plugins (Ray workers)."""
+    return [str(Path(info.location).parent) for info in _state.plugins.values()
+            if info.source == "directory" and info.ok and Path(info.location).parent != SHIPPED_PLUGINS]
+
+
 def broken_plugins() -> list[PluginInfo]:
     return [info for info in plugins() if not info.ok]
 

@@ -29,9 +29,9 @@ def _best_reference(index: ReferenceIndex, queries: np.ndarray) -> list[dict[str
     found = []
     for score_row, id_row in zip(scores, ids):
         best: dict[str, float] = {}
-        for score, ref in zip(score_row, id_row):
-            if ref >= 0:
-                best.setdefault(index.labels[ref], float(score))  # results come sorted: first is the best
+        found_ids = id_row >= 0
+        for score, name in zip(score_row[found_ids], index.label_of(id_row[found_ids])):
+            best.setdefault(name, float(score))  # results come sorted: first is the best
         found.append(best)
     return found
 
@@ -44,14 +44,15 @@ def rank_characters(index: ReferenceIndex, queries: np.ndarray, mode: Mode,
     if mode == Mode.any:
         return [list(best.items()) for best in _best_reference(index, queries)]
     names, centroids = index.centroids()
-    mean_scores = queries @ centroids.T
+    stored = index.project(queries)  # a compact index's centroids and head live in its projected space
+    mean_scores = stored @ centroids.T
     if mode == Mode.avg:
         order = np.argsort(-mean_scores, axis=1)
         return [[(names[j], float(mean_scores[i, j])) for j in row] for i, row in enumerate(order)]
     if head is None:
         raise ValueError("Head mode needs the fitted head")
     column = {name: j for j, name in enumerate(names)}
-    proba = head.predict_proba(queries)
+    proba = head.predict_proba(stored)
     ranked = []
     for i, best in enumerate(_best_reference(index, queries)):
         out = []

@@ -47,14 +47,15 @@ def test_enroll_writes_index_with_label_map_then_reuses_it(cli, data):
     first = cli.json("enroll", data / "enroll.json")
     index = Path(first["index"])
     assert index == data / f"enroll.{DEFAULT_ENCODER}.faiss" and not first["reused"]
-    assert first["references"] == {"Aoi": 6, "Beni": 6, "Kiiro": 6}
+    assert first["references"] == {"Aoi": 6, "Beni": 6, "Kiiro": 6} and first["embedded"] == 18
     label_map = json.loads(Path(str(index) + ".json").read_text())
-    assert label_map["labels"].count("Aoi") == 6 and label_map["encoder"] == DEFAULT_ENCODER
+    assert label_map["characters"] == ["Aoi", "Beni", "Kiiro"] and label_map["encoder"] == DEFAULT_ENCODER
     assert cli.json("enroll", data / "enroll.json")["reused"]
-    # a changed reference file invalidates the cache
+    # a changed reference file invalidates the index, and only that file is embedded again
     ref = list_images(data / "references" / "Aoi")[0]
     os.utime(ref, ns=(ref.stat().st_atime_ns, ref.stat().st_mtime_ns + 10**9))
-    assert not cli.json("enroll", data / "enroll.json")["reused"]
+    again = cli.json("enroll", data / "enroll.json")
+    assert not again["reused"] and again["embedded"] == 1 and again["calibration"] == first["calibration"]
     assert cli.json("enroll", data / "enroll.json", "--ivf", "4", "--rebuild", "--index", data / "ivf.faiss")["references"]["Kiiro"] == 6
 
 

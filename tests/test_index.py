@@ -16,7 +16,7 @@ def random_unit(n, d, seed=0):
 def test_index_round_trip_keeps_vectors_labels_and_results(tmp_path, ivf_lists):
     vectors = random_unit(200, 8)
     labels = [f"c{i % 5}" for i in range(200)]
-    index = ReferenceIndex.build(vectors, labels, [f"img{i}.png" for i in range(200)], ivf_lists=ivf_lists, meta={"encoder": "x"})
+    index = ReferenceIndex.build(vectors, labels, ivf_lists=ivf_lists, meta={"encoder": "x"})
     path = index.save(tmp_path / "refs.faiss")
     assert label_map_path(path).name == "refs.faiss.json"
     label_map = json.loads(label_map_path(path).read_text())
@@ -34,7 +34,7 @@ def test_index_round_trip_keeps_vectors_labels_and_results(tmp_path, ivf_lists):
 def test_centroids_are_mean_of_references():
     vectors = random_unit(30, 4)
     labels = ["a"] * 10 + ["b"] * 20
-    names, centroids = ReferenceIndex.build(vectors, labels, [""] * 30, ivf_lists=2).centroids()
+    names, centroids = ReferenceIndex.build(vectors, labels, ivf_lists=2).centroids()
     assert names == ["a", "b"]
     np.testing.assert_allclose(centroids[0], vectors[:10].mean(0), atol=1e-5)
     np.testing.assert_allclose(centroids[1], vectors[10:].mean(0), atol=1e-5)
@@ -43,7 +43,7 @@ def test_centroids_are_mean_of_references():
 def test_damaged_or_missing_index_is_a_clear_error(tmp_path):
     with pytest.raises(ReidError, match="index file not found; run `reid enroll`"):
         ReferenceIndex.load(tmp_path / "none.faiss")
-    path = ReferenceIndex.build(random_unit(3, 4), ["a", "b", "c"], ["1", "2", "3"]).save(tmp_path / "x.faiss")
+    path = ReferenceIndex.build(random_unit(3, 4), ["a", "b", "c"]).save(tmp_path / "x.faiss")
     label_map_path(path).write_text("{broken")
     with pytest.raises(ReidError, match="unreadable index or label map"):
         ReferenceIndex.load(path)

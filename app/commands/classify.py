@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from reid.app.commands.enroll import IndexOpt, IvfOpt, check_inputs
+from reid.app.commands.enroll import CompactOpt, IndexOpt, IvfOpt, check_inputs
 from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, EveryOpt, ForceOpt, JsonOpt,
                               KeepOutliersOpt, MarginOpt, MaxWidthOpt, MinFaceOpt, MinNeighborsOpt, ModeOpt, NoFaceOpt,
                               ResultDirOpt, ScenesOpt, SkipOpt, StopOpt, ThresholdOpt, WeightsOpt)
@@ -30,6 +30,7 @@ def classify(
     threshold: ThresholdOpt = None,
     index: IndexOpt = None,
     ivf: IvfOpt = 0,
+    compact: CompactOpt = None,
     keep_outliers: KeepOutliersOpt = False,
     force: ForceOpt = False,
     detector: DetectorOpt = None,
@@ -71,7 +72,7 @@ def classify(
                                   margin=margin)
         around = make_context(context, weights, found)
         model = load_encoder(encoder, device=device, batch_size=batch_size)
-        enrolled = enroll(enrollment, model, index_path=index, ivf_lists=ivf, detector=found, context=around,
+        enrolled = enroll(enrollment, model, index_path=index, ivf_lists=ivf, compact=compact, detector=found, context=around,
                           head=mode == Mode.head, keep_outliers=keep_outliers, force=force, progress=progress)
         result = classify_paths(enrolled, model, targets, mode=mode, threshold=threshold, detector=found,
                                 context=around, root=target_dir, no_face=no_face, frames=frames,

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,7 +11,8 @@ from reid.encoders import load_encoder
 
 EnrollArg = Annotated[Path, typer.Argument(help='Enrollment JSON: {"Character": "folder of reference images"}; relative folders resolve against the JSON\'s folder.')]
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Where the faiss index goes (label map beside it as INDEX.json). Default: ENROLL.<encoder>.faiss beside the JSON.")]
-IvfOpt = Annotated[int, typer.Option("--ivf", min=0, help="Use an IVF index with this many lists (large reference sets); 0: exact search.")]
+IvfOpt = Annotated[int, typer.Option("--ivf", min=0, help="Use an IVF index with this many lists (large reference sets); 0: exact search, or the compact index's own choice.")]
+CompactOpt = Annotated[Optional[bool], typer.Option("--compact/--exact", show_default="compact from 100,000 references", help="Compact index: vectors projected to 256 dimensions, IVF-PQ searched and re-ranked on 8-bit codes (about 300 bytes a reference); or every vector kept as it is.")]
 
 
 def check_inputs(enrollment: Path, index: Path | None, force: bool) -> None:
@@ -29,25 +29,34 @@ def enroll(
     enrollment: EnrollArg,
     index: IndexOpt = None,
     ivf: IvfOpt = 0,
+    compact: CompactOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed even if the saved index matches.")] = False,
     head: Annotated[bool, typer.Option("--head", help="Also fit the classifier head that `classify --mode Head` uses (saved as ENROLL.<encoder>.head.npz).")] = False,
     keep_outliers: KeepOutliersOpt = False,
     force: ForceOpt = False,
+    ray: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="Embed on a Ray cluster ('auto': the one this machine joined, 'local': start one here) into Parquet shards beside the index, then build a compact index from them; outliers are kept. Needs reid[ray].")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="With --ray: embedding actors (one GPU each where the cluster has GPUs).")] = 2,
     encoder: EncoderOpt = None,
     device: DeviceOpt = None,
     batch_size: BatchSizeOpt = 32,
     json_out: JsonOpt = False,
 ) -> None:
-    """Embed the reference images of an enrollment JSON into a faiss index, and calibrate "unknown" on them."""
+    """Embed the reference images of an enrollment JSON into a faiss index, and calibrate "unknown" on them.
+
+    Embeddings are cached beside the index (ENROLL.<encoder>.embeddings.sqlite): adding or removing
+    references embeds only the files that changed."""
     from reid.enrollment import enroll as enroll_references
     check_inputs(enrollment, index, force)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
+    if ray is not None:
+        _enroll_on_ray(enrollment, model, index, ray, workers, force, json_out)
+        return
     with progress_bar() as progress:
-        enrolled = enroll_references(enrollment, model, index_path=index, ivf_lists=ivf, rebuild=rebuild, head=head,
+        enrolled = enroll_references(enrollment, model, index_path=index, ivf_lists=ivf, compact=compact, rebuild=rebuild, head=head,
                                      keep_outliers=keep_outliers, force=force, progress=progress)
     report_skipped(enrolled.failures)
     report_references(enrolled.warnings())
-    counts = Counter(enrolled.index.labels)
+    counts = enrolled.index.counts()
     calibration = {mode.value: c.to_json() for mode, c in enrolled.calibration.items() if c is not None}
     if json_out:
         print_json({"index": str(enrolled.index_path), "reused": enrolled.reused, "encoder": model.name,
@@ -59,8 +68,24 @@ def enroll(
              f"{c['known_kept']:.0%}", f"{c['auroc']:.3f}", c["reason"]) for mode, c in calibration.items()]
     console.print(table("unknown threshold per mode, calibrated by leaving characters out",
                         ["mode", "threshold", "strangers unknown", "references kept", "AUROC", "note"], rows))
-    state = "reused (encoder and files unchanged)" if enrolled.reused else "written"
+    state = ("reused (encoder and files unchanged)" if enrolled.reused else
+             f"written ({enrolled.index.kind.value}; {enrolled.embedded} files embedded, the others from the cache)")
     console.print(f"index {enrolled.index_path} {state}: {enrolled.index.size} references, {len(counts)} characters, "
                   f"{len(enrolled.failures)} skipped, {len(enrolled.dropped)} left out as outliers")
     if enrolled.head_path:
         console.print(f"classifier head {enrolled.head_path}")
+
+
+def _enroll_on_ray(enrollment: Path, model, index: Path | None, address: str, workers: int, force: bool,
+                   json_out: bool) -> None:
+    from reid.distributed import enroll_on_ray
+
+    built, path, failures = enroll_on_ray(enrollment, model, index_path=index, address=None if address == "local" else address,
+                                          workers=workers, force=force)
+    report_skipped(failures)
+    if json_out:
+        print_json({"index": str(path), "encoder": model.name, "references": built.counts(), "skipped": len(failures),
+                    "calibration": built.meta["open_set"], "shards": str(path.with_suffix(".shards"))})
+        return
+    console.print(f"index {path} written on Ray ({built.kind.value}): {built.size} references, "
+                  f"{len(built.characters)} characters, {len(failures)} skipped; `reid classify --keep-outliers --compact` uses it")
