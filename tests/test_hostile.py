@@ -242,7 +242,8 @@ def test_signals_at_random_moments_end_with_one_line_and_leave_nothing_half_writ
         assert not _leftovers(tmp_path), context
         assert ReferenceIndex.load(index).size == references, context  # the old or the new one, complete
         if command[0] == "cluster":
-            assert (out / "clusters.json").is_file() if process.returncode == 0 else not out.exists(), context
+            # a signal between the result's rename into place and the exit finds it finished: complete or absent
+            assert (out / "clusters.json").is_file() or (process.returncode and not out.exists()), context
 
 
 def test_two_rebuilds_of_one_index_at_once_end_with_one_valid_index(tmp_path):
