@@ -26,6 +26,11 @@ SHARD_IMAGES = 2048  # images per Ray Data batch: one Parquet shard each
 CALIBRATION_CHARACTERS = 200  # as reid.open_set samples at most
 
 
+def shards_path_for(index_path: Path) -> Path:
+    """``ENROLL.<encoder>.faiss`` -> ``ENROLL.<encoder>.shards/``."""
+    return Path(index_path).with_suffix(".shards")
+
+
 def require_ray():
     try:
         import ray
@@ -160,6 +165,7 @@ def enroll_on_ray(enroll_path: Path, encoder: "Encoder", *, index_path: Path | N
     --compact`` would have built, so classify uses it as it is."""
     import shutil
 
+    from reid.embedding_cache import signature
     from reid.enrollment import OUTLIER_KEPT, default_index_path, files_digest, head_path_for, read_enrollment, reference_files
     from reid.fileio import check_output_folder
     from reid.plugins import loaded_plugin_dirs
@@ -168,7 +174,7 @@ def enroll_on_ray(enroll_path: Path, encoder: "Encoder", *, index_path: Path | N
     pairs = reference_files(read_enrollment(enroll_path))
     index_path = Path(index_path) if index_path else default_index_path(Path(enroll_path), encoder)
     check_index_output(index_path, head_path_for(index_path), force=force)
-    shards = check_output_folder(index_path.with_suffix(".shards"))
+    shards = check_output_folder(shards_path_for(index_path))
     if shards.exists() and any(p.suffix != ".parquet" for p in shards.iterdir()):
         raise ReidError(f"{shards}: holds files reid did not write; move it aside (nothing was written)")
     partial = shards.with_name(shards.name + ".partial")
@@ -177,7 +183,7 @@ def enroll_on_ray(enroll_path: Path, encoder: "Encoder", *, index_path: Path | N
                  device=None if encoder.device.type == "cpu" else str(encoder.device), batch_size=encoder.batch_size)
     shutil.rmtree(shards, ignore_errors=True)
     partial.rename(shards)
-    sources = {"encoder_identity": encoder.identity(), "files": files_digest([p for _, p in pairs]),
+    sources = {"encoder_identity": encoder.identity(), "files": files_digest({p: signature(p) for _, p in pairs}),
                "outliers": OUTLIER_KEPT, "index": [IndexKind.compact.value, 0]}
     index, failures = index_from_shards(shards, [name for name, _ in pairs], encoder.embedding_dim,
                                         meta={"encoder": encoder.name, "threshold": encoder.threshold, **sources,

@@ -82,11 +82,11 @@ def reference_files(enrollment: dict[str, Path]) -> list[tuple[str, Path]]:
     return pairs
 
 
-def files_digest(paths: list[Path]) -> str:
+def files_digest(signatures: dict[Path, tuple[int, int]]) -> str:
     """One checksum over every reference's path, size and mtime: the label map holds this, not a row per file."""
     digest = hashlib.sha256()
-    for p in paths:
-        digest.update(json.dumps([str(p), *signature(p)]).encode())
+    for p, (size, mtime_ns) in signatures.items():
+        digest.update(json.dumps([str(p), size, mtime_ns]).encode())
     return digest.hexdigest()
 
 
@@ -242,13 +242,15 @@ class References:
     embedded: int  # files embedded now; the others came from the cache
 
 
-def embed_references(encoder: Encoder, paths: list[Path], cache: EmbeddingCache, *, detector: Detector | None,
-                     context: BodyContext | None, views: int, progress: Progress | None = None) -> References:
+def embed_references(encoder: Encoder, signatures: dict[Path, tuple[int, int]], cache: EmbeddingCache, *,
+                     detector: Detector | None, context: BodyContext | None, views: int,
+                     progress: Progress | None = None) -> References:
     """Each file's faces from the cache while its size and mtime are unchanged, the others embedded now and
     cached. ``views``: how many views of each face (1: the face alone); a file cached with fewer is embedded
     again. Files are read in ``paths`` order either way, and fresh vectors take the cache's rounding, so a
-    later enrollment of the same files builds the same index."""
-    signatures = {p: signature(p) for p in paths}
+    later enrollment of the same files builds the same index. ``signatures``: each file's size and mtime, in
+    enrollment order."""
+    paths = list(signatures)
     cached = {p: faces[:, :views] for p, faces in cache.lookup(signatures).items() if faces.shape[1] >= views}
     todo = [p for p in paths if p not in cached]
     new: dict[Path, np.ndarray] = {}
@@ -291,7 +293,8 @@ def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None
     index_path = Path(index_path) if index_path else default_index_path(enroll_path, encoder, context)
     check_index_output(index_path, head_path_for(index_path), force=force)
     kind = choose_kind(len(pairs), compact=compact, ivf_lists=ivf_lists)
-    sources = {"encoder_identity": encoder.identity(), "files": files_digest([p for _, p in pairs]),
+    signatures = {p: signature(p) for _, p in pairs}  # one stat per file, for the label map's digest and the embedding cache
+    sources = {"encoder_identity": encoder.identity(), "files": files_digest(signatures),
                "outliers": OUTLIER_KEPT if keep_outliers else OUTLIER_RULE, "index": [kind.value, ivf_lists]}
     cutter = detector if context is not None else None  # face-crop references are embedded whole
     if cutter is not None:
@@ -306,7 +309,7 @@ def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None
     with EmbeddingCache(cache_path_for(index_path), made_by, force=force) as cache:
         if rebuild:
             cache.clear()
-        references = embed_references(encoder, [p for _, p in pairs], cache, detector=cutter, context=context,
+        references = embed_references(encoder, signatures, cache, detector=cutter, context=context,
                                       views=len(view_names(mirror=not encoder.flip)) if with_views else 1,
                                       progress=progress)
     failures = references.failures

@@ -78,14 +78,14 @@ def enroll(
 
 def _enroll_on_ray(enrollment: Path, model, index: Path | None, address: str, workers: int, force: bool,
                    json_out: bool) -> None:
-    from reid.distributed import enroll_on_ray
+    from reid.distributed import enroll_on_ray, shards_path_for
 
     built, path, failures = enroll_on_ray(enrollment, model, index_path=index, address=None if address == "local" else address,
                                           workers=workers, force=force)
     report_skipped(failures)
     if json_out:
         print_json({"index": str(path), "encoder": model.name, "references": built.counts(), "skipped": len(failures),
-                    "calibration": built.meta["open_set"], "shards": str(path.with_suffix(".shards"))})
+                    "calibration": built.meta["open_set"], "shards": str(shards_path_for(path))})
         return
     console.print(f"index {path} written on Ray ({built.kind.value}): {built.size} references, "
                   f"{len(built.characters)} characters, {len(failures)} skipped; `reid classify --keep-outliers --compact` uses it")
