@@ -22,7 +22,8 @@ import numpy as np
 
 from reid.errors import ImageLoadError, ReidError
 
-SHARD_IMAGES = 2048  # images per Ray Data batch: one Parquet shard each
+SHARD_IMAGES = 2048  # at most, images per Ray Data batch: one Parquet shard each
+BATCHES_PER_WORKER = 4  # at least, where the enrollment is large enough
 CALIBRATION_CHARACTERS = 200  # as reid.open_set samples at most
 
 
@@ -75,25 +76,40 @@ def embed_on_ray(pairs: Sequence[tuple[str, Path]], shards: Path, *, encoder: st
     started_here = not ray.is_initialized()
     if started_here:
         logging.getLogger("ray").setLevel(logging.ERROR)  # the terminal gets reid's lines, Ray's go to its logs
-        ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
-                 log_to_driver=False, logging_level=logging.ERROR)
+        try:
+            ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                     log_to_driver=False, logging_level=logging.ERROR)
+        except (ConnectionError, RuntimeError, ValueError) as error:  # ConnectionError is an OSError: not a disk problem
+            raise ReidError(f"Ray cluster {address or 'local'}: {_last_line(error)}; start one (`ray start --head`) or pass "
+                            "--ray local (nothing was written)") from None
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     logging.getLogger("ray.data").setLevel(logging.ERROR)
     try:
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
         items = [{"path": str(path), "character": name} for name, path in order]
-        blocks = max(workers, -(-len(items) // SHARD_IMAGES))  # every actor gets work, even on a small enrollment
-        dataset = ray.data.from_items(items, override_num_blocks=min(blocks, len(items)))
+        # several batches per actor, so that the last ones to finish keep every actor busy until the end
+        batch = max(1, min(SHARD_IMAGES, -(-len(items) // (workers * BATCHES_PER_WORKER))))
+        dataset = ray.data.from_items(items, override_num_blocks=-(-len(items) // batch))
         embedded = dataset.map_batches(
-            ShardEmbedder, batch_size=SHARD_IMAGES, compute=ray.data.ActorPoolStrategy(size=workers),
+            ShardEmbedder, batch_size=batch, compute=ray.data.ActorPoolStrategy(size=workers),
             num_gpus=gpus, num_cpus=0 if gpus else 1,
             fn_constructor_kwargs={"encoder": encoder, "plugin_dirs": [str(p) for p in plugin_dirs],
                                    "device": device or ("cuda" if gpus else None), "batch_size": batch_size})
-        embedded.write_parquet(str(shards))
+        try:
+            embedded.write_parquet(str(shards))
+        except ray.exceptions.RayError as error:
+            raise ReidError(f"embedding on Ray failed: {_last_line(error)}; every node needs reid and the encoder's "
+                            "plugin (README: Enrolling on a Ray cluster)") from None
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _last_line(error: Exception) -> str:
+    """Ray's errors carry the remote traceback; its last line names the cause."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
 
 
 @dataclass

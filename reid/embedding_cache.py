@@ -77,13 +77,20 @@ class EmbeddingCache:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
+        """All or nothing; SQLite's own errors (a full disk is "database or disk is full", not an OSError) become
+        one line naming the cache."""
         try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                if self.db.in_transaction:  # SQLite has already rolled back after some errors, a full disk among them
+                    self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise ReidError(f"{self.path}: the embedding cache could not be written ({exc}); free space there, or "
+                            "delete the file, and enroll again (the cache and the index are as they were)") from None
 
     def clear(self) -> None:
         with self._transaction():
@@ -93,10 +100,13 @@ class EmbeddingCache:
         """The cached faces x views x dim of each file in ``wanted`` whose size and mtime still match."""
         by_name = {str(p): (p, s) for p, s in wanted.items()}
         found: dict[Path, np.ndarray] = {}
-        for name, size, mtime_ns, faces, views, dim, data in self.db.execute("SELECT * FROM embedding"):
-            hit = by_name.get(name)
-            if hit is not None and hit[1] == (size, mtime_ns):
-                found[hit[0]] = np.frombuffer(data, dtype=STORED).reshape(faces, views, dim).astype(np.float32)
+        try:
+            for name, size, mtime_ns, faces, views, dim, data in self.db.execute("SELECT * FROM embedding"):
+                hit = by_name.get(name)
+                if hit is not None and hit[1] == (size, mtime_ns):
+                    found[hit[0]] = np.frombuffer(data, dtype=STORED).reshape(faces, views, dim).astype(np.float32)
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: a row whose shape does not match its bytes
+            raise ReidError(f"{self.path}: the embedding cache cannot be read ({exc}); delete it and enroll again") from None
         return found
 
     def store(self, entries: Iterable[tuple[Path, Signature, np.ndarray]], *, keep: Iterable[Path]) -> None:

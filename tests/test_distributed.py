@@ -9,6 +9,7 @@ from reid.distributed import read_shards  # noqa: E402
 from reid.encoders import load_encoder  # noqa: E402
 from reid.images import load_image  # noqa: E402
 from reid.index import IndexKind, ReferenceIndex  # noqa: E402
+from test_cli import one_error_line, snapshot  # noqa: E402
 
 
 def test_enroll_on_a_local_ray_cluster_writes_shards_and_an_index_classify_uses(cli, data):
@@ -27,3 +28,15 @@ def test_enroll_on_a_local_ray_cluster_writes_shards_and_an_index_classify_uses(
     # what classify would build from the same files with the same options: it takes the index as it is
     again = cli.json("enroll", data / "enroll.json", "--encoder", "color_texture", "--keep-outliers", "--compact")
     assert again["reused"] and again["index"] == out["index"]
+
+
+def test_no_ray_cluster_at_the_address_is_one_error_line_and_nothing_written(cli, data, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    before = snapshot(data)
+    one_error_line(cli("enroll", data / "enroll.json", "--encoder", "color_texture", "--ray", "auto", ok=False),
+                   "Ray cluster auto", "--ray local")
+    assert snapshot(data) == before
+
+
+def test_options_the_ray_path_cannot_honour_are_refused_before_any_work(cli, data):
+    one_error_line(cli("enroll", data / "enroll.json", "--ray", "local", "--head", ok=False), "--head")

@@ -114,3 +114,27 @@ def test_compact_index_at_scale_finds_what_exact_search_finds(tmp_path):
     same = np.mean(np.array(exact.label_of(exact.search(queries, 1)[1][:, 0])) ==
                    np.array(compact.label_of(compact.search(queries, 1)[1][:, 0])))
     assert same >= 0.95
+
+
+def test_a_full_disk_while_storing_embeddings_is_one_error_and_leaves_cache_and_index_as_they_were(data, encoder, monkeypatch):
+    import sqlite3
+
+    from reid import embedding_cache
+
+    first = enroll(data / "enroll.json", encoder)
+    files = sorted(p for p in data.iterdir() if p.name.startswith(first.index_path.name) or p.suffix == ".sqlite")
+    before = {p: p.read_bytes() for p in files}
+    connect = sqlite3.connect
+
+    def full_disk(*args, **kwargs):  # SQLite reports a full disk when it may not grow the file
+        db = connect(*args, **kwargs)
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        return db
+
+    monkeypatch.setattr(embedding_cache.sqlite3, "connect", full_disk)
+    shutil.copytree(data / "references" / "Kiiro", data / "references" / "Midori")
+    _write_enrollment(data, ["Aoi", "Beni", "Kiiro", "Midori"])
+    with pytest.raises(ReidError, match="could not be written.*full.*as they were"):
+        enroll(data / "enroll.json", encoder)
+    assert {p: p.read_bytes() for p in files} == before

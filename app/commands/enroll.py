@@ -8,6 +8,7 @@ import typer
 from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, ForceOpt, JsonOpt, KeepOutliersOpt
 from reid.app.output import console, print_json, progress_bar, report_references, report_skipped, table
 from reid.encoders import load_encoder
+from reid.errors import ReidError
 
 EnrollArg = Annotated[Path, typer.Argument(help='Enrollment JSON: {"Character": "folder of reference images"}; relative folders resolve against the JSON\'s folder.')]
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Where the faiss index goes (label map beside it as INDEX.json). Default: ENROLL.<encoder>.faiss beside the JSON.")]
@@ -46,6 +47,8 @@ def enroll(
     Embeddings are cached beside the index (ENROLL.<encoder>.embeddings.sqlite): adding or removing
     references embeds only the files that changed."""
     from reid.enrollment import enroll as enroll_references
+    if ray is not None and (head or ivf or compact is False):
+        raise ReidError("--ray builds a compact index without a head; leave out --head, --ivf and --exact")
     check_inputs(enrollment, index, force)
     model = load_encoder(encoder, device=device, batch_size=batch_size)
     if ray is not None:
