@@ -27,6 +27,7 @@ from reid.fileio import read_json, safe_folder_name
 from reid.head import CharacterHead, reference_views, view_names
 from reid.images import require_images
 from reid.index import IndexKind, ReferenceIndex, check_index_output, choose_kind
+from reid.metrics import rows_per_label
 from reid.open_set import Calibration, calibrate
 from reid.ranking import Mode
 
@@ -122,7 +123,7 @@ def find_outliers(vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, n
     scores = np.ones(len(labels))
     outlier = np.zeros(len(labels), dtype=bool)
     typical = np.ones(len(labels))
-    for rows in _rows_per_label(labels):
+    for rows in rows_per_label(labels)[1]:
         if len(rows) < OUTLIER_MIN_REFERENCES:
             continue
         own = vectors[rows].astype(np.float64)
@@ -133,13 +134,6 @@ def find_outliers(vectors: np.ndarray, labels: list[str]) -> tuple[np.ndarray, n
         scores[rows], typical[rows] = score, median
         outlier[rows] = score < median - max(OUTLIER_SPREAD * spread, OUTLIER_MIN_GAP)
     return scores, typical, outlier
-
-
-def _rows_per_label(labels: list[str]) -> list[np.ndarray]:
-    """The row indices of each label, in one sort: a scan per label would be quadratic in a large enrollment."""
-    _, inverse = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    return np.split(order, np.flatnonzero(np.diff(inverse[order])) + 1) if len(order) else []
 
 
 @dataclass

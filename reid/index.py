@@ -64,6 +64,12 @@ def normalised(vectors: np.ndarray) -> np.ndarray:
     return vectors
 
 
+def projected(vectors: np.ndarray, projection: np.ndarray | None) -> np.ndarray:
+    """Vectors on a compact index's axes, renormalised; as they are without a projection."""
+    vectors = as_faiss_input(vectors)
+    return vectors if projection is None else normalised(vectors @ projection)
+
+
 def _digest(path: Path) -> str:
     """sha256 of the file; of its size and sampled blocks when it is large, so that a check costs the same for
     a gigabyte index as for a small one and still tells two builds apart."""
@@ -200,8 +206,7 @@ class IndexBuilder:
         return self
 
     def project(self, vectors: np.ndarray) -> np.ndarray:
-        vectors = as_faiss_input(vectors)
-        return vectors if self.projection is None else normalised(vectors @ self.projection)
+        return projected(vectors, self.projection)
 
     def add(self, vectors: np.ndarray, label_ids: np.ndarray) -> "IndexBuilder":
         """Normalised encoder vectors and the position of each one's character in ``characters``."""
@@ -272,8 +277,7 @@ class ReferenceIndex:
 
     def project(self, queries: np.ndarray) -> np.ndarray:
         """Encoder vectors into the space the index stores (the same vectors unless it is compact)."""
-        queries = as_faiss_input(queries)
-        return queries if self.projection is None else normalised(queries @ self.projection)
+        return projected(queries, self.projection)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` cosine scores and reference ids per (encoder) query vector, id -1 where fewer exist."""

@@ -110,6 +110,14 @@ def _row_dots(vectors: np.ndarray, rows: np.ndarray, cols: np.ndarray, chunk: in
     return out
 
 
+def rows_per_label(labels: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each row's label as a code (labels sorted), and the row indices of each label, from one stable sort: a scan
+    per label would be quadratic with many labels."""
+    _, codes = np.unique(np.asarray(labels, dtype=object).astype(str), return_inverse=True)
+    order = np.argsort(codes, kind="stable")
+    return codes, (np.split(order, np.flatnonzero(np.diff(codes[order])) + 1) if len(order) else [])
+
+
 def verification_pairs(vectors: np.ndarray, labels: list[str], *, max_pairs: int = MAX_PAIRS, seed: int = 0) -> Pairs:
     """Every unordered pair up to ``max_pairs``; beyond, ``max_pairs`` pairs: every same-label pair when they
     fit in half of them, else half drawn from them, and the rest drawn from the different-label pairs
@@ -120,9 +128,8 @@ def verification_pairs(vectors: np.ndarray, labels: list[str], *, max_pairs: int
     if total <= max_pairs:
         scores, same = pair_scores(vectors, labels)
         return Pairs(scores, same, None, total)
-    codes = np.unique(labels, return_inverse=True)[1]
+    codes, members = rows_per_label(labels)
     sizes = np.bincount(codes)
-    members = np.split(np.argsort(codes, kind="stable"), np.cumsum(sizes)[:-1])  # each label's indices
     same_total = int((sizes * (sizes - 1) // 2).sum())
     rng = np.random.default_rng(seed)
     if same_total <= max_pairs // 2:

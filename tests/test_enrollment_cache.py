@@ -8,9 +8,10 @@ import pytest
 
 from reid.embedding_cache import cache_path_for
 from reid.encoders import load_encoder
-from reid.enrollment import _rows_per_label, enroll
+from reid.enrollment import enroll
 from reid.errors import ReidError
 from reid.index import COLUMNS_SUFFIX, IndexKind, ReferenceIndex, label_map_path
+from reid.metrics import rows_per_label
 from reid.ranking import Mode, rank_characters
 
 
@@ -92,9 +93,9 @@ def test_compact_enrollment_classifies_in_its_projected_space(data, encoder):
 
 
 def test_rows_per_label_groups_in_one_pass():
-    groups = _rows_per_label(["b", "a", "b", "c", "a"])
+    groups = rows_per_label(["b", "a", "b", "c", "a"])[1]
     assert [g.tolist() for g in groups] == [[1, 4], [0, 2], [3]]
-    assert _rows_per_label([]) == []
+    assert rows_per_label([])[1] == []
 
 
 def test_compact_index_at_scale_finds_what_exact_search_finds(tmp_path):
