@@ -86,7 +86,7 @@ def progress_bar() -> Iterator[RichProgress]:
 
 def when(appearances: dict[str, list]) -> str:
     """A character's time ranges in videos, for a table cell: the first four, then how many."""
-    from reid.video import clock
+    from reid.io.video import clock
 
     spans = [f"{clock(s)}-{clock(e)}" for ranges in appearances.values() for s, e in ranges]
     return ", ".join(spans[:4]) + (f" ... ({len(spans)} in all)" if len(spans) > 4 else "")

@@ -26,14 +26,14 @@ from model_table import sets_or_drawn
 from sklearn.metrics import roc_auc_score
 
 from reid import plugins
-from reid.classify import default_threshold
-from reid.embedding import embed_paths
-from reid.encoders import load_encoder
-from reid.enrollment import fit_references
-from reid.evaluate import labelled_images
-from reid.fileio import write_json_atomic
-from reid.head import reference_views
-from reid.ranking import Mode, rank_characters
+from reid.jobs.classify import default_threshold
+from reid.models.embedding import embed_paths
+from reid.models.encoders import load_encoder
+from reid.search.enrollment import fit_references
+from reid.io.inputs import labelled_images
+from reid.io.files import write_json_atomic
+from reid.search.head import reference_views
+from reid.search.ranking import Mode, rank_characters
 
 MODES = (Mode.any, Mode.avg, Mode.head)
 

@@ -34,7 +34,7 @@ def faces(n: int, per_character: int, dim: int = 512, seed: int = 0) -> tuple[np
 def one(n: int, per_character: int, method: str) -> dict:
     from sklearn.metrics import adjusted_mutual_info_score
 
-    from reid.clustering import cluster_vectors
+    from reid.models.clustering import cluster_vectors
 
     vectors, truth = faces(n, per_character)
     name, umap_dim = METHODS[method]

@@ -13,9 +13,9 @@ from pathlib import Path
 from PIL import Image
 
 from reid import plugins
-from reid.detectors import load_detector
-from reid.images import list_images, load_image
-from reid.synthetic import CHARACTERS, draw_character
+from reid.models.detectors import load_detector
+from reid.io.images import list_images, load_image
+from reid.io.synthetic import CHARACTERS, draw_character
 
 
 def generated_pages(count: int = 40) -> list[Image.Image]:

@@ -36,13 +36,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from reid import plugins
-from reid.detectors import load_detector
-from reid.detectors.base import Box
+from reid.models.detectors import load_detector
+from reid.models.detectors.base import Box
 from reid.errors import ReidError
-from reid.fileio import read_json, write_json_atomic
-from reid.images import list_images, load_image
-from reid.metrics import detection_operating_point
-from reid.synthetic import CHARACTERS, draw_character
+from reid.io.files import read_json, write_json_atomic
+from reid.io.images import list_images, load_image
+from reid.search.metrics import detection_operating_point
+from reid.io.synthetic import CHARACTERS, draw_character
 
 PAGE = (640, 480)
 INSIDE = 0.5  # share of the detection inside the pasted crop

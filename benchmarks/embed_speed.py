@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 from reid import plugins
-from reid.embedding import embed_paths
-from reid.encoders import load_encoder
-from reid.images import list_images
-from reid.synthetic import CHARACTERS, draw_character
+from reid.models.embedding import embed_paths
+from reid.models.encoders import load_encoder
+from reid.io.images import list_images
+from reid.io.synthetic import CHARACTERS, draw_character
 
 
 def main() -> None:

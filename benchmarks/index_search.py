@@ -107,7 +107,7 @@ def exact_truth(spectrum: dict, n: int) -> np.ndarray:
 
 
 def build(spectrum: dict, n: int, kind: str, path: Path) -> dict:
-    from reid import index as reid_index
+    from reid.search import index as reid_index
 
     start = time.perf_counter()
     characters = [f"character_{c:07d}" for c in range(n // PER_CHARACTER)]
@@ -143,7 +143,7 @@ def _memory_mb() -> dict:
 
 
 def search(spectrum: dict, n: int, path: Path, ids_out: Path) -> dict:
-    from reid.index import ReferenceIndex
+    from reid.search.index import ReferenceIndex
 
     q, _ = queries(spectrum, n)
     before = _memory_mb()
@@ -168,7 +168,7 @@ def search(spectrum: dict, n: int, path: Path, ids_out: Path) -> dict:
 
 
 DEEPER = {"nprobe128": (128, None, 10), "refine16": (None, 16, 10), "scan_codes": (None, None, 10),
-          "classify_depth": (None, None, 256)}  # (nprobe, k_factor, k); reid.ranking searches 256 deep
+          "classify_depth": (None, None, 256)}  # (nprobe, k_factor, k); reid.search.ranking searches 256 deep
 
 
 def _deeper_searches(index, q: np.ndarray, ids_out: Path) -> dict:
@@ -176,7 +176,7 @@ def _deeper_searches(index, q: np.ndarray, ids_out: Path) -> dict:
     8-bit code scanned (what projection and quantisation alone cost)."""
     import faiss
 
-    from reid.index import NPROBE, REFINE_FACTOR
+    from reid.search.index import NPROBE, REFINE_FACTOR
 
     refined = faiss.downcast_index(index.index)
     if not isinstance(refined, faiss.IndexRefine):

@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 
@@ -46,19 +45,20 @@ def main() -> None:
 
     from torch.utils.flop_counter import FlopCounterMode
 
-    from reid import embedding
-    from reid.encoders import load_encoder
-    from reid.encoders.inference import fold_batchnorm
-    from reid.encoders.onnx_backend import onnx_network
-    from reid.encoders.trained import _Forward
-    from reid.synthetic import CHARACTERS, draw_character
+    from reid.io.images import load_image
+    from reid.models import embedding
+    from reid.models.encoders import load_encoder
+    from reid.models.encoders.inference import fold_batchnorm
+    from reid.models.encoders.onnx_backend import onnx_network
+    from reid.models.encoders.trained import _Forward
+    from reid.io.synthetic import CHARACTERS, draw_character
 
     os.environ.pop("REID_BACKEND", None)
     fused = load_encoder(None)
     metric = next(part for part, _ in getattr(fused, "parts", [(fused, 1.0)]) if hasattr(part, "weights"))
     size = metric.input_size
-    from reid.encoders.networks import MetricNet
-    from reid.encoders.trained import load_into
+    from reid.models.networks.encoder_nets import MetricNet
+    from reid.models.encoders.trained import load_into
 
     eager = load_into(MetricNet(metric.embedding_dim, metric.arch), metric.weights, "baseline").eval()
     folded = copy.deepcopy(eager)
@@ -97,7 +97,7 @@ def main() -> None:
 
         def serial_images(paths, failures, progress):  # decoding on the main thread, as before
             for path in paths:
-                yield path, embedding.load_image(path)
+                yield path, load_image(path)
                 progress.advance(1)
 
         pipeline = {}

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from reid import plugins
-from reid.encoders import load_encoder
-from reid.evaluate import evaluate
-from reid.fileio import write_json_atomic
-from reid.synthetic import write_dataset
+from reid.models.encoders import load_encoder
+from reid.jobs.evaluate import evaluate
+from reid.io.files import write_json_atomic
+from reid.io.synthetic import write_dataset
 
 COLUMNS = ("set", "encoder", "colour", "images", "top-1", "EER", "best F1", "F1 at t (P / R)", "t", "AMI", "s")
 

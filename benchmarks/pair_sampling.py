@@ -16,7 +16,7 @@ import tracemalloc
 
 import numpy as np
 
-from reid import metrics
+from reid.search import metrics
 
 
 def faces(n: int, characters: int, dim: int, seed: int = 0) -> tuple[np.ndarray, list[str]]:

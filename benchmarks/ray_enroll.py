@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from reid.images import list_images
-from reid.synthetic import write_dataset
+from reid.io.images import list_images
+from reid.io.synthetic import write_dataset
 
 
 def enroll_folder(dataset: Path, out: Path) -> int:

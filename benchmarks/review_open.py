@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from reid.review.result import NOISE
-from reid.synthetic import CHARACTERS, draw_character
+from reid.io.synthetic import CHARACTERS, draw_character
 
 from measure import print_report, timed  # benchmarks/measure.py, beside this script
 

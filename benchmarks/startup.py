@@ -35,14 +35,14 @@ def wall(command: list[str]) -> float:
 
 MODEL_ONLY = """
 import sys
-from reid.encoders import load_encoder
-from reid.images import load_image
+from reid.models.encoders import load_encoder
+from reid.io.images import load_image
 load_encoder(None).embed(load_image(p) for p in sys.argv[1:])
 """
 
 
 def similarity_probes(folder: Path) -> dict[str, list[str]]:
-    from reid.synthetic import write_dataset
+    from reid.io.synthetic import write_dataset
 
     write_dataset(folder, characters=2, per_character=1, size=128, seed=0)
     a, b = sorted((folder / "references").rglob("*.png"))[:2]

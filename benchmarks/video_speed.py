@@ -21,7 +21,7 @@ def write_episode(path: Path, seconds: float, fps: int, width: int, seed: int = 
     """Shots of 1.5-5 s with 1-3 drawn characters each; returns the number of shots."""
     import av
 
-    from reid.synthetic import CHARACTERS, draw_character
+    from reid.io.synthetic import CHARACTERS, draw_character
 
     rng = random.Random(seed)
     height = width * 9 // 16 // 2 * 2
@@ -56,15 +56,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    from reid.cluster_output import cluster_folder
-    from reid.clustering import cluster_vectors
-    from reid.detectors import load_detector
-    from reid.detectors.base import crop
-    from reid.encoders import load_encoder
-    from reid.images import load_image
-    from reid.inputs import gather
-    from reid.video import Sampling, sample_video
-    from reid.video_tracks import link_tracks, track_vectors
+    from reid.jobs.cluster import cluster_folder
+    from reid.models.clustering import cluster_vectors
+    from reid.models.detectors import load_detector
+    from reid.models.detectors.base import crop
+    from reid.models.encoders import load_encoder
+    from reid.io.images import load_image
+    from reid.io.inputs import gather
+    from reid.io.video import Sampling, sample_video
+    from reid.models.tracks import link_tracks, track_vectors
 
     report: dict = {}
     with tempfile.TemporaryDirectory() as tmp:

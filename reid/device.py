@@ -8,7 +8,7 @@ DEVICE_ENV = "REID_DEVICE"
 
 
 def resolve_device(requested: str | int | None = None):
-    """A torch device; an integer N (seed 004's --gpu N) is cuda:N, a negative one the CPU."""
+    """A torch device; an integer N (the older --gpu N) is cuda:N, a negative one the CPU."""
     import torch
 
     if requested is not None and str(requested).lstrip("-").isdigit():

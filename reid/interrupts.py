@@ -1,6 +1,6 @@
 """SIGINT and SIGTERM end a command the same way: an exception that unwinds everything in progress.
 
-Every writer in reid goes through a temporary name that is removed when an exception passes (``reid.fileio``),
+Every writer in reid goes through a temporary name that is removed when an exception passes (``reid.io.files``),
 so unwinding leaves finished outputs complete, unfinished ones absent, and no temporary file behind.
 """
 

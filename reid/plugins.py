@@ -33,7 +33,7 @@ PLUGIN_FILE = "plugin.py"
 # (a real Ctrl-C arrives as reid.interrupts.Interrupted, which is re-raised)
 IMPORT_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
 KINDS = ("encoders", "detectors", "clusterers")
-BUILTIN_MODULES = ("reid.encoders.builtin", "reid.detectors.builtin", "reid.clusterers.builtin")
+BUILTIN_MODULES = ("reid.models.encoders.builtin", "reid.models.detectors.builtin", "reid.models.clusterers.builtin")
 SHIPPED_PACKAGE = "reid.shipped_plugins"
 
 

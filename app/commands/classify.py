@@ -5,14 +5,11 @@ from typing import Annotated
 
 import typer
 
-from reid.app.commands.enroll import CompactOpt, IndexOpt, IvfOpt, check_inputs
-from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, EveryOpt, ForceOpt, JsonOpt,
-                              KeepOutliersOpt, MarginOpt, MaxWidthOpt, MinFaceOpt, MinNeighborsOpt, ModeOpt, NoFaceOpt,
-                              ResultDirOpt, ScenesOpt, SkipOpt, StopOpt, ThresholdOpt, WeightsOpt)
+from reid.app.commands.enroll import check_inputs
+from reid.app.options import (ContextOptions, DetectorOptions, EncoderOptions, IndexOptions, JsonOpt, ModeOpt, NoFaceOpt,
+                              ResultDirOpt, ThresholdOpt, VideoOptions, grouped)
 from reid.app.output import console, print_json, progress_bar, report_references, report_no_face, report_skipped, table, when
 from reid.choices import Mode, NoFace
-from reid.detectors import optional_detector
-from reid.encoders import load_encoder
 
 
 UNKNOWN_ROWS = 50  # the unknown faces listed without --verbose
@@ -22,66 +19,49 @@ def _score(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
+@grouped
 def classify(
     enrollment: Annotated[Path, typer.Option("--enroll", "--enroll-config-fn", help="Enrollment JSON of reference characters.")],
-    target_dir: Annotated[Path, typer.Option("--target-dir", help="Folder of images (and videos) to sort, sub-folders included; or one video.")],
+    target_dir: Annotated[Path, typer.Option("--target-dir", help="Folder of images and videos to sort (sub-folders included), or one video.")],
     mode: ModeOpt = Mode.head,
     result_dir: ResultDirOpt = None,
     threshold: ThresholdOpt = None,
-    index: IndexOpt = None,
-    ivf: IvfOpt = 0,
-    compact: CompactOpt = None,
-    keep_outliers: KeepOutliersOpt = False,
-    force: ForceOpt = False,
-    detector: DetectorOpt = None,
-    cascade: CascadeOpt = None,
-    min_neighbors: MinNeighborsOpt = None,
-    min_face: MinFaceOpt = None,
-    margin: MarginOpt = None,
+    index: IndexOptions = None,
+    faces: DetectorOptions = None,
     no_face: NoFaceOpt = NoFace.whole,
-    context: ContextOpt = None,
-    weights: WeightsOpt = None,
-    encoder: EncoderOpt = None,
-    device: DeviceOpt = None,
-    batch_size: BatchSizeOpt = 32,
-    every: EveryOpt = None,
-    scenes: ScenesOpt = False,
-    skip: SkipOpt = 0.0,
-    stop: StopOpt = None,
-    max_width: MaxWidthOpt = 1280,
+    context: ContextOptions = None,
+    model: EncoderOptions = None,
+    video: VideoOptions = None,
     json_out: JsonOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every face, not only the summary and the unknown ones.")] = False,
 ) -> None:
     """Say which enrolled character each target image shows ("unknown" under the threshold).
 
     The default threshold is calibrated on the enrollment: some characters are left out in turn to play
-    strangers. With --detector, each face of an illustration is classified; references stay face crops
-    unless --context body needs their bodies."""
-    from reid.classify import check_result_dir, classify_paths, copy_into_folders
-    from reid.context import make_context
-    from reid.enrollment import UNKNOWN, enroll
-    from reid.inputs import frames_folder, gather, sampling_from_options
-    check_inputs(enrollment, index, force)
-    sampling = sampling_from_options(every, scenes, skip, stop, max_width)
+    strangers. With --detector, each face of an illustration is classified."""
+    from reid.jobs.classify import check_result_dir, classify_paths, copy_into_folders
+    from reid.search.enrollment import UNKNOWN, enroll
+    from reid.io.inputs import frames_folder, gather
+    check_inputs(enrollment, index.index, index.force)
+    sampling = video.sampling()
     if result_dir is not None:
         check_result_dir(result_dir)  # before the work, not after it
     with progress_bar() as progress, frames_folder(None) as (frames_dir, _):
         # a video's frames are copied into the character folders they go to; the rest go with the temporary folder
         targets, frames = gather(target_dir, sampling, frames_dir, progress=progress)
-        found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
-                                  margin=margin)
-        around = make_context(context, weights, found)
-        model = load_encoder(encoder, device=device, batch_size=batch_size)
-        enrolled = enroll(enrollment, model, index_path=index, ivf_lists=ivf, compact=compact, detector=found, context=around,
-                          head=mode == Mode.head, keep_outliers=keep_outliers, force=force, progress=progress)
-        result = classify_paths(enrolled, model, targets, mode=mode, threshold=threshold, detector=found,
+        found = faces.load()
+        around = context.load(found)
+        encoder = model.load()
+        enrolled = enroll(enrollment, encoder, detector=found, context=around, head=mode == Mode.head, progress=progress,
+                          **index.options())
+        result = classify_paths(enrolled, encoder, targets, mode=mode, threshold=threshold, detector=found,
                                 context=around, root=target_dir, no_face=no_face, frames=frames,
                                 frame_step=sampling.every or 0.0, progress=progress)
         if result_dir is not None:
             copy_into_folders(result, result_dir, progress=progress)
     report_skipped(enrolled.failures + result.failures)
     report_references(enrolled.warnings())
-    report_no_face(result.no_face, detector, whole=result.no_face_policy == NoFace.whole.value)
+    report_no_face(result.no_face, faces.detector, whole=result.no_face_policy == NoFace.whole.value)
     if json_out:
         print_json({**result.to_json(), "index": str(enrolled.index_path), "index_reused": enrolled.reused,
                     **enrolled.to_json()})

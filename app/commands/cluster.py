@@ -5,60 +5,43 @@ from typing import Annotated
 
 import typer
 
-from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, EveryOpt, JsonOpt,
-                              MarginOpt, MaxWidthOpt, MergeOpt, MethodOpt, MinClusterSizeOpt, MinFaceOpt, MinNeighborsOpt,
-                              ResultDirOpt, ScenesOpt, SeedOpt, SkipOpt, StopOpt, UmapDimOpt, WeightsOpt)
+from reid.app.options import (ClusteringOptions, ContextOptions, DetectorOptions, EncoderOptions, JsonOpt, MergeOpt,
+                              ResultDirOpt, SeedOpt, VideoOptions, grouped)
 from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table, when
-from reid.detectors import optional_detector
-from reid.encoders import load_encoder
-from reid.fileio import check_new_folder
+from reid.io.files import check_new_folder
 
 
+@grouped
 def cluster(
     image_dir: Annotated[Path, typer.Argument(help="Folder of images (and videos) with an unknown number of characters, sub-folders included; or one video.")],
-    method: MethodOpt = "hdbscan",
-    umap_dim: UmapDimOpt = 32,
-    min_cluster_size: MinClusterSizeOpt = 5,
+    clustering: ClusteringOptions = None,
     merge_threshold: MergeOpt = None,
     result_dir: ResultDirOpt = None,
     seed: SeedOpt = 0,
-    detector: DetectorOpt = None,
-    cascade: CascadeOpt = None,
-    min_neighbors: MinNeighborsOpt = None,
-    min_face: MinFaceOpt = None,
-    margin: MarginOpt = None,
-    context: ContextOpt = None,
-    weights: WeightsOpt = None,
-    encoder: EncoderOpt = None,
-    device: DeviceOpt = None,
-    batch_size: BatchSizeOpt = 32,
-    every: EveryOpt = None,
-    scenes: ScenesOpt = False,
-    skip: SkipOpt = 0.0,
-    stop: StopOpt = None,
-    max_width: MaxWidthOpt = 1280,
+    faces: DetectorOptions = None,
+    context: ContextOptions = None,
+    model: EncoderOptions = None,
+    video: VideoOptions = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Find the characters in a folder or a video: clusters with their sizes, noise, copies and contact sheets;
     for videos also when each one is on screen (timeline.png)."""
-    from reid.cluster_output import cluster_folder, write_clusters
-    from reid.context import make_context
-    from reid.inputs import frames_folder, sampling_from_options
+    from reid.jobs.cluster import cluster_folder, write_clusters
+    from reid.io.inputs import frames_folder
     if result_dir is not None:
         check_new_folder(result_dir)  # before the work, not after it
-    faces = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
-                              margin=margin)
-    around = make_context(context, weights, faces)
-    model = load_encoder(encoder, device=device, batch_size=batch_size)
-    sampling = sampling_from_options(every, scenes, skip, stop, max_width)
+    found_faces = faces.load()
+    around = context.load(found_faces)
+    encoder = model.load()
+    sampling = video.sampling()
     with progress_bar() as progress, frames_folder(result_dir) as (frames_dir, frames_final):
-        found = cluster_folder(image_dir, model, method=method, umap_dim=umap_dim, min_cluster_size=min_cluster_size,
-                               seed=seed, merge_threshold=merge_threshold, detector=faces, context=around,
-                               sampling=sampling, frames_dir=frames_dir, frames_final=frames_final, progress=progress)
+        found = cluster_folder(image_dir, encoder, seed=seed, merge_threshold=merge_threshold, detector=found_faces,
+                               context=around, sampling=sampling, frames_dir=frames_dir, frames_final=frames_final,
+                               progress=progress, **clustering.options())
         if result_dir is not None:
             write_clusters(found, result_dir, progress=progress)
     report_skipped(found.failures)
-    report_no_face(found.no_face, detector)
+    report_no_face(found.no_face, faces.detector)
     if json_out:
         print_json(found.to_json())
         return

@@ -5,64 +5,54 @@ from typing import Annotated, Optional
 
 import typer
 
-from reid.app.options import BatchSizeOpt, DeviceOpt, EncoderOpt, ForceOpt, JsonOpt, KeepOutliersOpt
+from reid.app.options import EncoderOptions, IndexOptions, JsonOpt, grouped
 from reid.app.output import console, print_json, progress_bar, report_references, report_skipped, table
-from reid.encoders import load_encoder
 from reid.errors import ReidError
 
 EnrollArg = Annotated[Path, typer.Argument(help='Enrollment JSON: {"Character": "folder of reference images"}; relative folders resolve against the JSON\'s folder.')]
-IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Where the faiss index goes (label map beside it as INDEX.json). Default: ENROLL.<encoder>.faiss beside the JSON.")]
-IvfOpt = Annotated[int, typer.Option("--ivf", min=0, help="Use an IVF index with this many lists (large reference sets); 0: exact search, or the compact index's own choice.")]
-CompactOpt = Annotated[Optional[bool], typer.Option("--compact/--exact", show_default="compact from 100,000 references", help="Compact index: vectors projected to 256 dimensions, IVF-PQ searched and re-ranked on 8-bit codes (about 300 bytes a reference); or every vector kept as it is.")]
 
 
 def check_inputs(enrollment: Path, index: Path | None, force: bool) -> None:
     """A typo in the JSON, or an --index that would replace someone's file, is reported now, not after the
     model loads."""
-    from reid.enrollment import head_path_for, read_enrollment, reference_files
-    from reid.index import check_index_output
+    from reid.search.enrollment import read_enrollment, reference_files
+    from reid.search.enrollment_files import head_path_for
+    from reid.search.index import check_index_output
     reference_files(read_enrollment(enrollment))
     if index is not None:
         check_index_output(index, head_path_for(index), force=force)
 
 
+@grouped
 def enroll(
     enrollment: EnrollArg,
-    index: IndexOpt = None,
-    ivf: IvfOpt = 0,
-    compact: CompactOpt = None,
+    index: IndexOptions = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed even if the saved index matches.")] = False,
-    head: Annotated[bool, typer.Option("--head", help="Also fit the classifier head that `classify --mode Head` uses (saved as ENROLL.<encoder>.head.npz).")] = False,
-    keep_outliers: KeepOutliersOpt = False,
-    force: ForceOpt = False,
-    ray: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="Embed on a Ray cluster ('auto': the one this machine joined, 'local': start one here) into Parquet shards beside the index, then build a compact index from them; outliers are kept. Needs reid[ray].")] = None,
+    head: Annotated[bool, typer.Option("--head", help="Also fit the classifier head that `classify --mode Head` uses.")] = False,
+    ray: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="Embed on a Ray cluster ('auto': the one this machine joined, 'local': start one here); needs reid\\[ray].")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="With --ray: embedding actors (one GPU each where the cluster has GPUs).")] = 2,
-    encoder: EncoderOpt = None,
-    device: DeviceOpt = None,
-    batch_size: BatchSizeOpt = 32,
+    model: EncoderOptions = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Embed the reference images of an enrollment JSON into a faiss index, and calibrate "unknown" on them.
 
-    Embeddings are cached beside the index (ENROLL.<encoder>.embeddings.sqlite): adding or removing
-    references embeds only the files that changed."""
-    from reid.enrollment import enroll as enroll_references
-    if ray is not None and (head or ivf or compact is False):
+    Embeddings are cached beside the index, so adding or removing references embeds only the files that changed."""
+    from reid.search.enrollment import enroll as enroll_references
+    if ray is not None and (head or index.ivf or index.compact is False):
         raise ReidError("--ray builds a compact index without a head; leave out --head, --ivf and --exact")
-    check_inputs(enrollment, index, force)
-    model = load_encoder(encoder, device=device, batch_size=batch_size)
+    check_inputs(enrollment, index.index, index.force)
+    encoder = model.load()
     if ray is not None:
-        _enroll_on_ray(enrollment, model, index, ray, workers, force, json_out)
+        _enroll_on_ray(enrollment, encoder, index.index, ray, workers, index.force, json_out)
         return
     with progress_bar() as progress:
-        enrolled = enroll_references(enrollment, model, index_path=index, ivf_lists=ivf, compact=compact, rebuild=rebuild, head=head,
-                                     keep_outliers=keep_outliers, force=force, progress=progress)
+        enrolled = enroll_references(enrollment, encoder, rebuild=rebuild, head=head, progress=progress, **index.options())
     report_skipped(enrolled.failures)
     report_references(enrolled.warnings())
     counts = enrolled.index.counts()
     calibration = {mode.value: c.to_json() for mode, c in enrolled.calibration.items() if c is not None}
     if json_out:
-        print_json({"index": str(enrolled.index_path), "reused": enrolled.reused, "encoder": model.name,
+        print_json({"index": str(enrolled.index_path), "reused": enrolled.reused, "encoder": encoder.name,
                     "references": dict(sorted(counts.items())), "skipped": len(enrolled.failures),
                     **enrolled.to_json(), "calibration": calibration})
         return
@@ -81,7 +71,8 @@ def enroll(
 
 def _enroll_on_ray(enrollment: Path, model, index: Path | None, address: str, workers: int, force: bool,
                    json_out: bool) -> None:
-    from reid.distributed import enroll_on_ray, shards_path_for
+    from reid.search.enrollment_files import shards_path_for
+    from reid.search.ray_enrollment import enroll_on_ray
 
     built, path, failures = enroll_on_ray(enrollment, model, index_path=index, address=None if address == "local" else address,
                                           workers=workers, force=force)

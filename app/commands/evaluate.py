@@ -5,63 +5,49 @@ from typing import Annotated, Optional
 
 import typer
 
-from reid.app.options import (BatchSizeOpt, CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, ForceOpt, JsonOpt, MarginOpt,
-                              MergeOpt, MethodOpt, MinClusterSizeOpt, MinFaceOpt, MinNeighborsOpt, ThresholdOpt, UmapDimOpt, WeightsOpt)
+from reid.app.options import (ClusteringOptions, ContextOptions, DetectorOptions, EncoderOptions, ForceOpt, JsonOpt, MergeOpt,
+                              ThresholdOpt, grouped)
 from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table, warn
-from reid.detectors import optional_detector
-from reid.encoders import load_encoder
 from reid.errors import ReidError
-from reid.fileio import check_replaceable
+from reid.io.files import check_replaceable
 
 
+@grouped
 def evaluate(
     dataset_dir: Annotated[Path, typer.Argument(help="Labelled folder: one sub-folder of images per character.")],
     runs: Annotated[int, typer.Option("--runs", min=1, help="Clustering runs (UMAP seeds) to average.")] = 10,
-    per_title: Annotated[bool, typer.Option("--per-title", help="DATASET_DIR holds one folder per title (manga), each with its character folders: evaluate each title on its own, then the mean over titles (seed 003's table).")] = False,
+    per_title: Annotated[bool, typer.Option("--per-title", help="DATASET_DIR holds one folder per title (manga), each with its character folders: each title is evaluated on its own, then the mean over titles.")] = False,
     gray: Annotated[bool, typer.Option("--gray", help="Turn every image grey first: how the encoder does on manga, measured on a colour set.")] = False,
     report: Annotated[Optional[Path], typer.Option("--report", dir_okay=False, help="Also write an HTML report: metrics, per-character recall, worst-confused pairs with thumbnails, score histogram.")] = None,
     force: ForceOpt = False,
-    method: MethodOpt = "hdbscan",
-    umap_dim: UmapDimOpt = 32,
-    min_cluster_size: MinClusterSizeOpt = 5,
+    clustering: ClusteringOptions = None,
     merge_threshold: MergeOpt = None,
     threshold: ThresholdOpt = None,
-    detector: DetectorOpt = None,
-    cascade: CascadeOpt = None,
-    min_neighbors: MinNeighborsOpt = None,
-    min_face: MinFaceOpt = None,
-    margin: MarginOpt = None,
-    context: ContextOpt = None,
-    weights: WeightsOpt = None,
-    encoder: EncoderOpt = None,
-    device: DeviceOpt = None,
-    batch_size: BatchSizeOpt = 32,
+    faces: DetectorOptions = None,
+    context: ContextOptions = None,
+    model: EncoderOptions = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Measure an encoder: leave-one-out top-1, EER, F1 at the threshold, clustering AMI/NMI/ARI.
-
     With --detector, every face found in a character's illustrations counts as that character."""
-    from reid.context import make_context
-    from reid.evaluate import evaluate as run_evaluation
-    from reid.report import is_reid_report, write_report
+    from reid.jobs.evaluate import evaluate as run_evaluation
+    from reid.jobs.evaluate_report import is_reid_report, write_report
     if report is not None and per_title:
         raise ReidError("--report describes one data set; leave it out with --per-title, or evaluate one title folder")
     if report is not None:
         check_replaceable(report, ours=is_reid_report, force=force, option="--report")
-    found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face, margin=margin)
-    around = make_context(context, weights, found)
-    model = load_encoder(encoder, device=device, batch_size=batch_size)
+    found = faces.load()
+    around = context.load(found)
+    encoder = model.load()
+    options = dict(runs=runs, merge_threshold=merge_threshold, threshold=threshold, detector=found, context=around,
+                   grayscale=gray, **clustering.options())
     if per_title:
-        _per_title(dataset_dir, model, json_out, runs=runs, method=method, umap_dim=umap_dim,
-                   min_cluster_size=min_cluster_size, merge_threshold=merge_threshold, threshold=threshold,
-                   detector=found, context=around, grayscale=gray)
+        _per_title(dataset_dir, encoder, json_out, **options)
         return
     with progress_bar() as progress:
-        result = run_evaluation(dataset_dir, model, runs=runs, method=method, umap_dim=umap_dim,
-                                min_cluster_size=min_cluster_size, merge_threshold=merge_threshold, threshold=threshold,
-                                detector=found, context=around, grayscale=gray, progress=progress)
+        result = run_evaluation(dataset_dir, encoder, progress=progress, **options)
     report_skipped(result.failures)
-    report_no_face(result.no_face, detector)
+    report_no_face(result.no_face, faces.detector)
     if report is not None:
         write_report(result, report)
     if json_out:
@@ -77,7 +63,7 @@ def evaluate(
 
 
 def _per_title(dataset_dir: Path, model, json_out: bool, **options) -> None:
-    from reid.evaluate import evaluate_titles, mean_over_titles, title_metrics
+    from reid.jobs.evaluate import evaluate_titles, mean_over_titles, title_metrics
 
     with progress_bar() as progress:
         results, left_out = evaluate_titles(dataset_dir, model, progress=progress, **options)

@@ -5,38 +5,27 @@ from typing import Annotated
 
 import typer
 
-from reid.app.options import (CascadeOpt, ContextOpt, DetectorOpt, DeviceOpt, EncoderOpt, JsonOpt, MarginOpt, MinFaceOpt, MinNeighborsOpt,
-                              NoFaceOpt, ThresholdOpt, WeightsOpt)
+from reid.app.options import ContextOptions, DetectorOptions, EncoderOptions, JsonOpt, NoFaceOpt, ThresholdOpt, grouped
 from reid.app.output import console, print_json, warn
 from reid.choices import NoFace
-from reid.detectors import optional_detector
-from reid.encoders import load_encoder
 
 
+@grouped
 def similarity(
     image_a: Annotated[Path, typer.Argument(help="First image.")],
     image_b: Annotated[Path, typer.Argument(help="Second image.")],
-    encoder: EncoderOpt = None,
     threshold: ThresholdOpt = None,
-    detector: DetectorOpt = None,
-    cascade: CascadeOpt = None,
-    min_neighbors: MinNeighborsOpt = None,
-    min_face: MinFaceOpt = None,
-    margin: MarginOpt = None,
+    faces: DetectorOptions = None,
     no_face: NoFaceOpt = NoFace.whole,
-    context: ContextOpt = None,
-    weights: WeightsOpt = None,
-    device: DeviceOpt = None,
+    context: ContextOptions = None,
+    model: EncoderOptions = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Score two images and say whether they show the same character (with --detector: their best pair of faces)."""
-    from reid.context import make_context
-    from reid.similarity import compare
-    found = optional_detector(detector, cascade=cascade, min_neighbors=min_neighbors, min_face=min_face,
-                              margin=margin)
-    around = make_context(context, weights, found)
-    result = compare(load_encoder(encoder, device=device), image_a, image_b, threshold=threshold, detector=found,
-                     context=around, no_face=no_face)
+    from reid.jobs.similarity import compare
+    found = faces.load()
+    result = compare(model.load(), image_a, image_b, threshold=threshold, detector=found, context=context.load(found),
+                     no_face=no_face)
     if json_out:
         print_json(result)
         return
@@ -44,4 +33,4 @@ def similarity(
     console.print(f"score {result['score']:.4f} (threshold {result['threshold']:.2f}, {result['encoder']}): {verdict}")
     for side, image in (("a", image_a), ("b", image_b)):
         if result.get(f"whole_{side}"):
-            warn(f"no face found in {image} by {detector}; the whole image was used instead (--no-face whole)")
+            warn(f"no face found in {image} by {faces.detector}; the whole image was used instead (--no-face whole)")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from reid.app.options import DeviceOpt, JsonOpt
+from reid.app.options import DeviceOpt, JsonOpt, grouped
 from reid.app.output import console, print_json, progress_bar, report_skipped, table
 from reid.choices import INIT_HELP
 
@@ -30,6 +32,61 @@ ValDirOpt = Annotated[Optional[Path], typer.Option("--val-dir", help="A separate
 TrainSeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (initialisation, sampling, augmentation, split).")]
 FuseOpt = Annotated[Optional[list[str]], typer.Option("--fuse", help="Concatenate another encoder's embedding, NAME or NAME:WEIGHT (repeatable), e.g. color_texture; the threshold is calibrated on the fused score.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the interrupted run in --out from its last checkpoint.")]
+ExcludeOpt = Annotated[Optional[list[str]], typer.Option("--exclude", help="Character folders to leave out, a glob pattern (repeatable), e.g. 'touhou__*' to hold out a franchise.")]
+
+
+@dataclass
+class RunOptions:
+    """How a training run is seeded, resumed and placed; every training command has these."""
+
+    seed: TrainSeedOpt = 0
+    resume: ResumeOpt = False
+    device: DeviceOpt = None
+
+    def options(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class EpochOptions(RunOptions):
+    epochs: EpochsOpt = 10
+    batch_size: TrainBatchOpt = 32
+
+
+@dataclass
+class SplitOptions:
+    """What the threshold is calibrated on: a held-out share of the characters, or a folder of its own."""
+
+    val_fraction: ValFractionOpt = 0.2
+    val_dir: ValDirOpt = None
+
+    def options(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class MetricNetworkOptions:
+    arch: Annotated[str, typer.Option("--arch", help="Trunk: efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, resnet18, resnet34, resnet50, resnet101.")] = "resnet18"
+    init: InitOpt = "none"
+    loss: Annotated[str, typer.Option("--loss", help="multi_similarity (with its miner), triplet (semi-hard miner), arcface or subcenter_arcface (3 centres per character).")] = "multi_similarity"
+    embedding_dim: Annotated[int, typer.Option("--embedding-dim", min=2, help=EmbeddingDimHelp)] = 128
+    trunk_lr_scale: Annotated[Optional[float], typer.Option("--trunk-lr-scale", min=0.0, help="Trunk learning rate as a share of --lr (0 freezes it). Default: 0.1 with pretrained --init, else 1.")] = None
+
+    def options(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class PageOptions:
+    """The generated pages a detector learns from."""
+
+    page_size: Annotated[int, typer.Option("--page-size", min=64, help="Side of the generated training pages in pixels.")] = 384
+    boxes_from: Annotated[str, typer.Option("--boxes-from", help="Detector that finds the face inside each crop and in the --artworks ('none': the typical place in a crop).")] = "animeface"
+    artworks: Annotated[Optional[Path], typer.Option("--artworks", file_okay=False, help="Whole illustrations (searched recursively) to cut pages from, with the faces --boxes-from finds.")] = None
+    artwork_share: Annotated[float, typer.Option("--artwork-share", min=0.0, max=1.0, help="Share of the training pages cut from --artworks.")] = 0.25
+
+    def options(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "boxes_from": None if self.boxes_from == "none" else self.boxes_from}
 
 
 def _report(result: TrainingResult, json_out: bool) -> None:
@@ -49,28 +106,20 @@ def _report(result: TrainingResult, json_out: bool) -> None:
 
 
 @app.command()
+@grouped
 def metric(
     dataset_dir: DatasetArg,
     out: OutOpt,
     name: NameOpt = None,
-    arch: Annotated[str, typer.Option("--arch", help="Trunk: efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, resnet18, resnet34, resnet50, resnet101.")] = "resnet18",
-    init: InitOpt = "none",
-    loss: Annotated[str, typer.Option("--loss", help="multi_similarity (with its miner), triplet (semi-hard miner), arcface or subcenter_arcface (3 centres per character).")] = "multi_similarity",
-    embedding_dim: Annotated[int, typer.Option("--embedding-dim", min=2, help=EmbeddingDimHelp)] = 128,
+    network: MetricNetworkOptions = None,
     per_class: Annotated[int, typer.Option("--per-class", min=2, help="Images of each character in a batch.")] = 4,
-    trunk_lr_scale: Annotated[Optional[float], typer.Option("--trunk-lr-scale", min=0.0, help="Trunk learning rate as a share of --lr; 0 freezes it. Default: 0.1 with pretrained --init, else 1.")] = None,
-    epochs: EpochsOpt = 10,
-    batch_size: TrainBatchOpt = 32,
     lr: LrOpt = 1e-3,
     input_size: InputSizeOpt = 128,
-    monochrome: Annotated[float, typer.Option("--monochrome", min=0.0, max=1.0, help="Share of training views made grey, half of them screentoned, so identity survives without colour (manga).")] = 0.25,
-    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Character folders to leave out, a glob pattern (repeatable), e.g. 'touhou__*' to hold out a franchise.")] = None,
-    val_fraction: ValFractionOpt = 0.2,
-    val_dir: ValDirOpt = None,
+    monochrome: Annotated[float, typer.Option("--monochrome", min=0.0, max=1.0, help="Share of training views made grey, half of them screentoned, so identity survives without colour.")] = 0.25,
+    exclude: ExcludeOpt = None,
+    split: SplitOptions = None,
     fuse: FuseOpt = None,
-    seed: TrainSeedOpt = 0,
-    resume: ResumeOpt = False,
-    device: DeviceOpt = None,
+    run: EpochOptions = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Metric learning (pytorch-metric-learning): trunk + linear projection, threshold calibrated on held-out data.
@@ -79,15 +128,14 @@ def metric(
     from reid.training.metric import train_metric
 
     with progress_bar() as progress:
-        result = train_metric(dataset_dir, out, name=name, arch=arch, init=init, loss=loss, embedding_dim=embedding_dim,
-                              epochs=epochs, batch_size=batch_size, per_class=per_class, lr=lr, trunk_lr_scale=trunk_lr_scale,
-                              input_size=input_size, monochrome=monochrome, exclude=exclude or [],
-                              val_fraction=val_fraction, val_dir=val_dir, fuse=fuse or [], seed=seed, resume=resume, device=device,
-                              progress=progress)
+        result = train_metric(dataset_dir, out, name=name, per_class=per_class, lr=lr, input_size=input_size,
+                              monochrome=monochrome, exclude=exclude or [], fuse=fuse or [], progress=progress,
+                              **network.options(), **split.options(), **run.options())
     _report(result, json_out)
 
 
 @app.command()
+@grouped
 def finetune(
     dataset_dir: DatasetArg,
     out: OutOpt,
@@ -95,29 +143,24 @@ def finetune(
     layer: Annotated[Optional[str], typer.Option("--layer", help="Feature layer: conv1..conv5, and fc1/fc2 for vgg16. Default: the last (fc2 / conv5).")] = None,
     name: NameOpt = None,
     init: InitOpt = "none",
-    epochs: EpochsOpt = 10,
-    batch_size: TrainBatchOpt = 32,
     lr: LrOpt = 0.01,
     input_size: InputSizeOpt = 128,
-    val_fraction: ValFractionOpt = 0.2,
-    val_dir: ValDirOpt = None,
+    split: SplitOptions = None,
     fuse: FuseOpt = None,
-    seed: TrainSeedOpt = 0,
-    resume: ResumeOpt = False,
-    device: DeviceOpt = None,
+    run: EpochOptions = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Classification fine-tuning; the encoder reads one inner layer as the feature."""
     from reid.training.finetune import train_finetune
 
     with progress_bar() as progress:
-        result = train_finetune(dataset_dir, out, name=name, arch=arch, layer=layer, init=init, epochs=epochs,
-                                batch_size=batch_size, lr=lr, input_size=input_size, val_fraction=val_fraction,
-                                val_dir=val_dir, fuse=fuse or [], seed=seed, resume=resume, device=device, progress=progress)
+        result = train_finetune(dataset_dir, out, name=name, arch=arch, layer=layer, init=init, lr=lr, input_size=input_size,
+                                fuse=fuse or [], progress=progress, **split.options(), **run.options())
     _report(result, json_out)
 
 
 @app.command()
+@grouped
 def deepcluster(
     dataset_dir: Annotated[Path, typer.Argument(help="Folder of images, searched recursively; labels are not used.")],
     out: OutOpt,
@@ -127,15 +170,11 @@ def deepcluster(
     layer: Annotated[Optional[str], typer.Option("--layer", help="Feature layer the encoder reads. Default: --init's, else the last.")] = None,
     pca_dim: Annotated[int, typer.Option("--pca-dim", min=0, help="PCA-whitening width before k-means (0: none).")] = 256,
     name: NameOpt = None,
-    epochs: EpochsOpt = 10,
-    batch_size: TrainBatchOpt = 32,
     lr: LrOpt = 0.01,
     input_size: Annotated[Optional[int], typer.Option("--input-size", min=16, help="Side in pixels the network sees. Default: --init's, else 128.")] = None,
     val_dir: Annotated[Optional[Path], typer.Option("--val-dir", help="Labelled folder to calibrate the threshold on. Default: the last pseudo-labels.")] = None,
     fuse: FuseOpt = None,
-    seed: TrainSeedOpt = 0,
-    resume: ResumeOpt = False,
-    device: DeviceOpt = None,
+    run: EpochOptions = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Self-supervised DeepCluster: k-means pseudo-labels (faiss) and a fresh classifier head every epoch."""
@@ -143,42 +182,36 @@ def deepcluster(
 
     with progress_bar() as progress:
         result = train_deepcluster(dataset_dir, out, name=name, init=init, arch=arch, layer=layer, k=k, pca_dim=pca_dim,
-                                   epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, val_dir=val_dir,
-                                   fuse=fuse or [], seed=seed, resume=resume, device=device, progress=progress)
+                                   lr=lr, input_size=input_size, val_dir=val_dir, fuse=fuse or [], progress=progress,
+                                   **run.options())
     _report(result, json_out)
 
 
 @app.command()
+@grouped
 def detector(
-    faces_dir: Annotated[Path, typer.Argument(help="Face crops, one sub-folder per character (e.g. charfaces); pasted onto generated pages to learn from.")],
+    faces_dir: Annotated[Path, typer.Argument(help="Face crops, one sub-folder per character (e.g. charfaces), pasted onto generated pages.")],
     out: OutOpt,
     name: Annotated[Optional[str], typer.Option("--name", help="Detector name to register. Default: the --out folder's name.")] = None,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps (about 1.3 s each at the defaults on 2 CPU cores).")] = 2400,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Pages per training step.")] = 8,
-    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate (AdamW; warm-up, then cosine decay). The stem and the first blocks stay frozen.")] = 2e-3,
-    page_size: Annotated[int, typer.Option("--page-size", min=64, help="Side of the generated training pages in pixels.")] = 384,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate (AdamW, warm-up then cosine decay; the stem and first blocks stay frozen).")] = 2e-3,
+    pages: PageOptions = None,
     input_size: Annotated[int, typer.Option("--input-size", min=64, help="Longer side in pixels an image is scaled to before it is searched.")] = 640,
-    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Character folders to leave out, a glob pattern (repeatable), e.g. 'onepiece__*' to hold out a franchise.")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="Character folders to leave out, a glob pattern (repeatable), e.g. 'onepiece__*'.")] = None,
     val_fraction: Annotated[float, typer.Option("--val-fraction", min=0.01, max=0.9, help="Characters kept out to set the score threshold on.")] = 0.1,
-    boxes_from: Annotated[str, typer.Option("--boxes-from", help="Detector that finds the face inside each crop and in the --artworks; 'none' assumes the typical place in a crop.")] = "animeface",
-    artworks: Annotated[Optional[Path], typer.Option("--artworks", file_okay=False, help="Whole illustrations (searched recursively): pages cut from them, with the faces --boxes-from finds, teach what is not a face (bodies, clothes, scenery). Those with no face found are left out.")] = None,
-    artwork_share: Annotated[float, typer.Option("--artwork-share", min=0.0, max=1.0, help="Share of the training pages cut from --artworks.")] = 0.25,
     init: Annotated[str, typer.Option("--init", help="'imagenet' (the reid[train] extra ships the weights), 'none', or a detector plugin directory to fine-tune.")] = "imagenet",
-    seed: TrainSeedOpt = 0,
-    resume: ResumeOpt = False,
-    device: DeviceOpt = None,
+    run: RunOptions = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """A face detector (FCOS over EfficientNet-Lite0) trained on pages of pasted face crops; the score threshold
-    is set where 99 % of its detections are faces, on pages of characters it never saw."""
+    """A face detector (FCOS over EfficientNet-Lite0) trained on pages of pasted face crops; its score threshold
+    is where 99 % of its detections are faces, on pages of characters it never saw."""
     from reid.training.detector import train_detector
 
     with progress_bar() as progress:
-        result = train_detector(faces_dir, out, name=name, steps=steps, batch_size=batch_size, lr=lr, page_size=page_size,
-                                input_size=input_size, exclude=exclude or [], val_fraction=val_fraction,
-                                boxes_from=None if boxes_from == "none" else boxes_from, artworks=artworks,
-                                artwork_share=artwork_share, init=init, seed=seed,
-                                resume=resume, device=device, progress=progress)
+        result = train_detector(faces_dir, out, name=name, steps=steps, batch_size=batch_size, lr=lr, input_size=input_size,
+                                exclude=exclude or [], val_fraction=val_fraction, init=init, progress=progress,
+                                **pages.options(), **run.options())
     report_skipped(result.failures)
     if json_out:
         print_json({"out": str(result.out), "config": result.config, "history": result.history})

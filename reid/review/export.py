@@ -8,9 +8,9 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reid.detectors.base import load_face
+from reid.models.detectors.base import load_face
 from reid.errors import ImageLoadError, ReidError
-from reid.fileio import (check_new_folder, check_replaceable, check_writable, copy_without_overwrite,
+from reid.io.files import (check_new_folder, check_replaceable, check_writable, copy_without_overwrite,
                          safe_folder_name, save_image_atomic, staged_folder, write_json_atomic, write_text_atomic)
 from reid.review.result import ReviewResult
 from reid.review.state import ReviewState

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from reid.detectors.base import Box
-from reid.enrollment import UNKNOWN
+from reid.models.detectors.base import Box
+from reid.search.enrollment import UNKNOWN
 from reid.errors import ReidError
-from reid.fileio import read_json
-from reid.result_files import CLASSIFICATION_JSON, CLUSTERS_JSON, EMBEDDINGS
+from reid.io.files import read_json
+from reid.io.result_files import CLASSIFICATION_JSON, CLUSTERS_JSON, EMBEDDINGS
 
 NOISE = "noise"  # the key of the group of faces that belong to no character
 

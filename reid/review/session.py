@@ -9,9 +9,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from reid.detectors.base import load_face
+from reid.models.detectors.base import load_face
 from reid.errors import ImageLoadError, ReidError
-from reid.images import load_image
+from reid.io.images import load_image
 from reid.review.export import Export, export
 from reid.review.result import ReviewResult, load_result
 from reid.review.state import ReviewState, describe

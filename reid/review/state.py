@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from reid.enrollment import UNKNOWN
+from reid.search.enrollment import UNKNOWN
 from reid.errors import ReidError
 from reid.review.result import NOISE, ReviewResult
 from reid.review.store import Action

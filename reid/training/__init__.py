@@ -1,2 +1,2 @@
-"""Training encoders that reid then loads as plugin directories: metric learning, classification
-fine-tuning and DeepCluster. Every command writes ``plugin.py`` + ``config.json`` + ``weights.pt``."""
+"""Training encoders and detectors that reid then loads as plugin directories (metric learning, fine-tuning,
+DeepCluster, FCOS). Imports ``reid.models``, ``reid.search`` and ``reid.io``; each command writes a plugin directory."""

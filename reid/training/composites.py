@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from reid.detectors.base import Box
+from reid.models.detectors.base import Box
 
 #: Face box in a crop (left, top, right, bottom as shares of its width and height).
 Relative = tuple[float, float, float, float]

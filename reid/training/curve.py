@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from reid.fileio import save_image_atomic
+from reid.io.files import save_image_atomic
 
 WIDTH, HEIGHT, MARGIN = 640, 360, 48
 SERIES = (("loss", (200, 40, 40)), ("val_eer", (40, 90, 200)))

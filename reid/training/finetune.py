@@ -1,5 +1,5 @@
 """``reid train finetune``: classification fine-tuning of VGG16 / ResNet on the training characters; the
-encoder then reads one inner layer (``--layer``) as the feature, as seed 003 compares."""
+encoder then reads one inner layer (``--layer``) as the feature, so that layers can be compared."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from reid.device import resolve_device
-from reid.embedding import NoProgress, Progress
-from reid.encoders.networks import ClassifierNet, check_layer
+from reid.progress import NoProgress, Progress
+from reid.models.networks.encoder_nets import ClassifierNet, check_layer
 from reid.training import data as training_data
 from reid.training.run import (TrainingResult, TrainingRun, complete, embed_images, run_epochs, seed_everything,
                                train_batches, verification_summary)

@@ -9,8 +9,8 @@ from typing import Any, Sequence
 import torch
 
 from reid.device import resolve_device
-from reid.embedding import NoProgress, Progress
-from reid.encoders.networks import MetricNet
+from reid.progress import NoProgress, Progress
+from reid.models.networks.encoder_nets import MetricNet
 from reid.errors import ReidError
 from reid.training import data as training_data
 from reid.training.run import (BestEpoch, TrainingResult, TrainingRun, complete, embed_images, run_epochs, seed_everything,

@@ -13,9 +13,9 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
-from reid.encoders.trained import read_tensors
+from reid.models.encoders.trained import read_tensors
 from reid.errors import ImageLoadError, ReidError
-from reid.fileio import write_atomic, write_json_atomic, write_text_atomic
+from reid.io.files import write_atomic, write_json_atomic, write_text_atomic
 from reid.training.curve import draw_loss_curve
 
 CHECKPOINT = "checkpoint.pt"
@@ -208,7 +208,7 @@ def embed_images(forward: Callable[[torch.Tensor], torch.Tensor], images, transf
 
 def verification_summary(vectors: np.ndarray, labels) -> dict[str, float]:
     """Top-1 and EER (with its threshold) of held-out images: what the plugin's threshold is set from."""
-    from reid import metrics
+    from reid.search import metrics
 
     labels = [str(x) for x in labels]
     scores, same = metrics.pair_scores(vectors, labels)
@@ -224,9 +224,9 @@ def complete(run: TrainingRun, config: dict[str, Any], *, calibration, calibrate
              fuse: list[str], failures: list[ImageLoadError], device: str | None, progress) -> TrainingResult:
     """Calibrate the threshold on the finished encoder, built from its config as ``--plugin-dir`` will build it
     (fused with ``fuse`` encoders when asked), then write the config and plugin.py."""
-    from reid.embedding import embed_paths
-    from reid.encoders.config import encoder_from_config
-    from reid.encoders.fusion import parse_weighted_names
+    from reid.models.embedding import embed_paths
+    from reid.models.encoders.config import encoder_from_config
+    from reid.models.encoders.fusion import parse_weighted_names
 
     if fuse:
         config["fuse"] = [{"encoder": name, "weight": weight} for name, weight in parse_weighted_names(fuse)]

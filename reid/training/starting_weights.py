@@ -8,9 +8,9 @@ from pathlib import Path
 from torch import nn
 
 from reid.choices import INIT_HELP
-from reid.encoders.base import IMAGENET_MEAN, IMAGENET_STD
-from reid.encoders.efficientnet_lite import MEAN, STD, VARIANTS, load_imagenet
-from reid.encoders.trained import load_state_dict
+from reid.models.encoders.base import IMAGENET_MEAN, IMAGENET_STD
+from reid.models.networks.efficientnet_lite import MEAN, STD, VARIANTS, load_imagenet
+from reid.models.encoders.trained import load_state_dict
 from reid.errors import ReidError
 
 # Heads are replaced for the new task, so a checkpoint's classifier never has to fit.

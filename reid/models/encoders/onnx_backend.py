@@ -1,0 +1,113 @@
+"""ONNX Runtime for a trained encoder's network on the CPU: exported once, checked against torch, cached.
+
+Opt-in (``$REID_BACKEND=onnx``, ``pip install 'reid[onnx]'``): ``benchmarks/inference_backends.py`` measured the
+network alone as fast as torch with folded batch norm and channels-last (the default), and the whole pipeline
+on 2 cores slower, its threads competing with the decoding pool's. The export is kept beside the plugin's
+weights (or in the user cache where that folder is read-only), keyed by the weights' hash and the torch and
+opset versions, and used only when its outputs equal torch's to ``TOLERANCE`` on a test batch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reid.io.files import write_atomic, write_text_atomic
+
+BACKEND_ENV = "REID_BACKEND"  # torch (default) or onnx: ONNX Runtime on the CPU
+CACHE_ENV = "REID_CACHE_DIR"
+OPSET = 17
+TOLERANCE = 1e-4  # largest difference allowed between torch's and ONNX Runtime's features
+BACKENDS = ("torch", "onnx")
+
+
+def backend_choice() -> str:
+    choice = os.environ.get(BACKEND_ENV, "torch").strip().lower() or "torch"
+    if choice not in BACKENDS:
+        from reid.errors import ReidError
+
+        raise ReidError(f"${BACKEND_ENV}={choice!r}: choose one of {', '.join(BACKENDS)}")
+    return choice
+
+
+def user_cache() -> Path:
+    base = os.environ.get(CACHE_ENV) or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / ("" if os.environ.get(CACHE_ENV) else "reid") / "onnx"
+
+
+def _key(weights: Path, input_size: int, extra: str) -> str:
+    digest = hashlib.sha256(weights.read_bytes())
+    digest.update(json.dumps([input_size, extra, torch.__version__, OPSET]).encode())
+    return digest.hexdigest()[:16]
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK)
+
+
+def _cache_file(weights: Path, key: str) -> Path:
+    beside = weights.parent / f"{weights.stem}.{key}.onnx"
+    return beside if _writable(weights.parent) or beside.exists() else user_cache() / beside.name
+
+
+class OnnxNetwork:
+    """The exported network: N x 3 x S x S float32 in, N x D float32 out."""
+
+    def __init__(self, path: Path):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.log_severity_level = 3
+        # no busy-waiting between calls: the rest of the pipeline (decoding, resizing) needs those cores
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.path = path
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input: np.ascontiguousarray(pixels, dtype=np.float32)})[0]
+
+
+def onnx_network(module: torch.nn.Module, weights: Path, input_size: int, *, extra: str = "") -> tuple[OnnxNetwork | None, str]:
+    """The module as an ONNX Runtime network, or None and why not (onnxruntime missing, the export failed, or its
+    outputs differ from torch's)."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None, "onnxruntime is not installed: pip install 'reid[onnx]'"
+    weights = Path(weights)
+    path = _cache_file(weights, _key(weights, input_size, extra))
+    if path.exists():
+        try:
+            return OnnxNetwork(path), ""
+        except Exception:  # damaged or from another onnxruntime: export again
+            path.unlink(missing_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sample = torch.randn(4, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
+
+        def export(tmp: Path) -> None:
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes
+                torch.onnx.export(module.eval(), sample[:1], str(tmp), input_names=["pixels"],
+                                  output_names=["features"], opset_version=OPSET, dynamo=False,
+                                  dynamic_axes={"pixels": {0: "n"}, "features": {0: "n"}})
+            with torch.no_grad():
+                expected = module(sample).float().flatten(1).numpy()
+            got = OnnxNetwork(tmp)(sample.numpy()).reshape(len(sample), -1)
+            difference = float(np.abs(got - expected).max())
+            if not difference <= TOLERANCE:
+                raise ValueError(f"its features differ from torch's by {difference:.2g}")
+
+        write_atomic(path, export)
+        write_text_atomic(path.with_name(path.name + ".json"), json.dumps({"weights": weights.name, "torch": torch.__version__,
+                                                                 "opset": OPSET, "tolerance": TOLERANCE}) + "\n")
+        return OnnxNetwork(path), ""
+    except Exception as exc:  # any exporter or runtime failure: torch still works
+        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

@@ -1,0 +1,2 @@
+"""Pictures made from results: contact sheets and video timelines. Imports ``reid.models``, ``reid.io`` and the
+core modules."""
