@@ -37,8 +37,7 @@ def classify(
 ) -> None:
     """Say which enrolled character each target image shows ("unknown" under the threshold).
 
-    The default threshold is calibrated on the enrollment: some characters are left out in turn to play
-    strangers. With --detector, each face of an illustration is classified."""
+    The default threshold is calibrated on the enrollment: some characters are left out in turn to play strangers. With --detector, each face of an illustration is classified."""
     from reid.jobs.classify import check_result_dir, classify_paths, copy_into_folders
     from reid.search.enrollment import UNKNOWN, enroll
     from reid.io.inputs import frames_folder, gather

@@ -24,8 +24,7 @@ def cluster(
     video: VideoOptions = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Find the characters in a folder or a video: clusters with their sizes, noise, copies and contact sheets;
-    for videos also when each one is on screen (timeline.png)."""
+    """Find the characters in a folder or a video: clusters with their sizes, noise, copies and contact sheets; for videos also when each one is on screen (timeline.png)."""
     from reid.jobs.cluster import cluster_folder, write_clusters
     from reid.io.inputs import frames_folder
     if result_dir is not None:

@@ -20,8 +20,7 @@ def manga109(
     margin: Annotated[float, typer.Option("--margin", min=0.0, help="Share of a face box added on every side before cropping.")] = 0.0,
     json_out: JsonOpt = False,
 ) -> None:
-    """Cut Manga109's annotated faces into OUT/<title>/<character>/ (one folder per title); then `reid evaluate OUT
-    --per-title` gives the table per title."""
+    """Cut Manga109's annotated faces into OUT/<title>/<character>/ (one folder per title); then `reid evaluate OUT --per-title` gives the table per title."""
     from reid.jobs.manga109 import cut_faces, read_titles
 
     chosen = read_titles(titles) if titles is not None else None

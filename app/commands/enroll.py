@@ -13,8 +13,7 @@ EnrollArg = Annotated[Path, typer.Argument(help='Enrollment JSON: {"Character": 
 
 
 def check_inputs(enrollment: Path, index: Path | None, force: bool) -> None:
-    """A typo in the JSON, or an --index that would replace someone's file, is reported now, not after the
-    model loads."""
+    """A typo in the JSON, or an --index that would replace someone's file, is reported now, not after the model loads."""
     from reid.search.enrollment import read_enrollment, reference_files
     from reid.search.enrollment_files import head_path_for
     from reid.search.index import check_index_output

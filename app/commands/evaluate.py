@@ -28,8 +28,7 @@ def evaluate(
     model: EncoderOptions = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Measure an encoder: leave-one-out top-1, EER, F1 at the threshold, clustering AMI/NMI/ARI.
-    With --detector, every face found in a character's illustrations counts as that character."""
+    """Measure an encoder: leave-one-out top-1, EER, F1 at the threshold, clustering AMI/NMI/ARI. With --detector, every face found in a character's illustrations counts as that character."""
     from reid.jobs.evaluate import evaluate as run_evaluation
     from reid.jobs.evaluate_report import is_reid_report, write_report
     if report is not None and per_title:

@@ -19,8 +19,7 @@ def review(
 ) -> None:
     """Check, name and correct clusters on a local web page, then export them as an enrollment.
 
-    Every action is saved at once in an SQLite file beside the result, so stopping the server loses nothing and
-    the next `reid review` resumes; the images and the result itself are never changed."""
+    Every action is saved at once in an SQLite file beside the result, so stopping the server loses nothing and the next `reid review` resumes; the images and the result itself are never changed."""
     from reid.review.server import bind, server
     from reid.review.session import Review
 

@@ -204,8 +204,7 @@ def detector(
     run: RunOptions = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """A face detector (FCOS over EfficientNet-Lite0) trained on pages of pasted face crops; its score threshold
-    is where 99 % of its detections are faces, on pages of characters it never saw."""
+    """A face detector (FCOS over EfficientNet-Lite0) trained on pages of pasted face crops; its score threshold is where 99 % of its detections are faces, on pages of characters it never saw."""
     from reid.training.detector import train_detector
 
     with progress_bar() as progress:
