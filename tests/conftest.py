@@ -9,6 +9,19 @@ from reid.io.synthetic import CHARACTERS, draw_character, write_dataset
 from helpers import Cli, write_review_result
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", help="also run the tests marked slow (benchmarks, Ray, browser, signals); CI does")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow (CI does)")
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def clean_plugins(monkeypatch):
     monkeypatch.delenv(plugins.PLUGIN_PATH_ENV, raising=False)

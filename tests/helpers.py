@@ -101,3 +101,14 @@ def write_review_result(root: Path) -> dict:
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# plugin.py of a directory whose config.json describes the encoder
+CONFIG_PLUGIN = '''
+from pathlib import Path
+import reid
+
+@reid.hookimpl
+def register_encoders(register):
+    reid.register_encoder_config(register, Path(__file__).with_name("config.json"))
+'''

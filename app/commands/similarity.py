@@ -30,7 +30,25 @@ def similarity(
         print_json(result)
         return
     verdict = "[green]same character[/]" if result["same"] else "[red]different characters[/]"
-    console.print(f"score {result['score']:.4f} (threshold {result['threshold']:.2f}, {result['encoder']}): {verdict}")
+    console.print(f"score {result['score']:.4f} (threshold {result['threshold']:.2f}, {result['encoder']}): {verdict}"
+                  f"{_how_sure(result)}")
     for side, image in (("a", image_a), ("b", image_b)):
         if result.get(f"whole_{side}"):
             warn(f"no face found in {image} by {faces.detector}; the whole image was used instead (--no-face whole)")
+
+
+def _how_sure(result: dict) -> str:
+    """The verdict's footing among pairs of characters the encoder never trained on, and what to do when weak."""
+    if "borderline" not in result:
+        return ""
+    if result["same"]:
+        share, pairs, how = result["different_pairs_at_or_above"], "different-character", "this high"
+    else:
+        share, pairs, how = result["same_pairs_below"], "same-character", "this low"
+    said = f"{share:.1%}" if share < 0.01 else f"{share:.0%}"
+    said += f" of {pairs} pairs of unseen characters score {how}"
+    if not result["borderline"]:
+        return f" ({said})"
+    return (f", [yellow]borderline[/]: {said}; compare more pictures of each, or enroll several references and "
+            "use reid classify")
+

@@ -12,6 +12,9 @@ from reid.models.embedding import Embedded, embed_paths
 from reid.choices import NoFace
 from reid.models.encoders.base import Encoder
 from reid.errors import ReidError
+from reid.search.metrics import share_below
+
+BORDERLINE = 0.10  # a verdict is borderline when at least this share of the other kind of pair scores that way
 
 
 def _faces(encoder: Encoder, image_path: Path, detector: Detector | None, context: BodyContext | None,
@@ -47,4 +50,19 @@ def compare(encoder: Encoder, image_a: Path, image_b: Path, *, threshold: float 
                        "no_face_policy": NoFace.skip.value if context is not None else NoFace(no_face).value})
     if context is not None:
         result["context"] = context.identity()
+    result.update(certainty(encoder, score, result["same"]))
     return result
+
+
+def certainty(encoder: Encoder, score: float, same: bool) -> dict:
+    """Where ``score`` lies among the encoder's calibration pairs: the share of same-character pairs scoring
+    lower and of different-character pairs scoring as high or higher; the verdict is borderline when the pairs
+    that would make it wrong are common there. Empty when the encoder ships no calibration scores."""
+    calibration = encoder.score_calibration
+    if not calibration:
+        return {}
+    same_below = share_below(score, calibration["same"])
+    different_above = 1.0 - share_below(score, calibration["different"])
+    wrong = different_above if same else same_below
+    return {"same_pairs_below": round(same_below, 4), "different_pairs_at_or_above": round(different_above, 4),
+            "borderline": wrong >= BORDERLINE, "calibration_set": calibration.get("set", "")}

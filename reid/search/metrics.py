@@ -196,3 +196,18 @@ def detection_operating_point(marks: list[tuple[float, bool]], faces: int, targe
         if hits / k >= target and (k == len(marks) or marks[k][0] < score):
             threshold, recall, precision = score, hits / max(1, faces), hits / k
     return {"threshold": float(threshold), "recall": recall, "precision": precision}
+
+
+SCORE_QUANTILES = 101  # every percent: what a config keeps of the calibration pairs' scores
+
+
+def score_quantiles(scores: np.ndarray, same: np.ndarray) -> dict[str, list[float]]:
+    """Same- and different-character pair scores as percentiles (0 %, 1 %, ..., 100 %)."""
+    steps = np.linspace(0, 1, SCORE_QUANTILES)
+    return {kind: [round(float(q), 4) for q in np.quantile(scores[mask], steps)]
+            for kind, mask in (("same", same), ("different", ~same))}
+
+
+def share_below(score: float, quantiles: list[float]) -> float:
+    """Share of the pairs that ``quantiles`` describe scoring below ``score`` (read off the percentiles)."""
+    return float(np.interp(score, quantiles, np.linspace(0, 1, len(quantiles)), left=0.0, right=1.0))

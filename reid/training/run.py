@@ -220,6 +220,14 @@ def verification_summary(vectors: np.ndarray, labels) -> dict[str, float]:
     return {"top1": metrics.leave_one_out_top1(vectors, labels), "eer": eer, "threshold": threshold}
 
 
+def calibration_quantiles(vectors: np.ndarray, labels) -> dict[str, list[float]]:
+    """Percentiles of same- and different-character pair scores, which ``similarity`` places a score among."""
+    from reid.search import metrics
+
+    scores, same = metrics.pair_scores(vectors, [str(x) for x in labels])
+    return metrics.score_quantiles(scores, same)
+
+
 def complete(run: TrainingRun, config: dict[str, Any], *, calibration, calibrated_on: str, training: dict[str, Any],
              fuse: list[str], failures: list[ImageLoadError], device: str | None, progress) -> TrainingResult:
     """Calibrate the threshold on the finished encoder, built from its config as ``--plugin-dir`` will build it
@@ -235,8 +243,10 @@ def complete(run: TrainingRun, config: dict[str, Any], *, calibration, calibrate
     encoder = encoder_from_config(run.out / "config.json", device=device)
     embedded = embed_paths(encoder, calibration.paths, progress=progress, description="calibrating threshold")
     label_of = dict(zip(calibration.paths, calibration.labels))
-    summary = verification_summary(embedded.vectors, [label_of[p] for p in embedded.paths])
+    labels = [label_of[p] for p in embedded.paths]
+    summary = verification_summary(embedded.vectors, labels)
     config["threshold"] = round(summary["threshold"], 4)
+    config["score_calibration"] = {"set": calibrated_on, **calibration_quantiles(embedded.vectors, labels)}
     config["training"] = {**training, "skipped": len(failures), "calibrated_on": calibrated_on,
                           "calibration": {k: round(v, 4) for k, v in summary.items()}}
     run.finish(config)

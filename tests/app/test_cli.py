@@ -164,6 +164,7 @@ def test_every_clusterer_runs(cli, dataset, method):
     assert sum(len(m) for m in result["groups"].values()) == len(list_images(dataset / "targets"))
 
 
+@pytest.mark.slow
 def test_cluster_with_umap_reduction(cli, dataset):
     result = cli.json("cluster", dataset / "targets", "--umap-dim", "4", "--min-cluster-size", "3")
     assert result["umap_dim"] == 4

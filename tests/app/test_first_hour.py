@@ -84,3 +84,21 @@ def test_cluster_sheets_sample_from_the_most_typical_face_to_the_strays_and_say_
     composition = json.loads((tmp_path / "c" / "clusters.json").read_text())["composition"]
     assert set(composition) == set(out["groups"])
     assert sum(sum(c.values()) for c in composition.values()) == 18
+
+
+def test_git_ignores_every_file_enrollment_writes_beside_an_enrollment(tmp_path):
+    """After the quick start (or any enroll of reference_sets/*.json) `git status` stays clean."""
+    import shutil
+    import subprocess
+
+    from reid.search import enrollment_files as files
+
+    root = Path(__file__).resolve().parents[2]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    index = files.default_index_path(root / "reference_sets" / "demo.json", "charfaces_lite0")
+    written = [index, files.label_map_path(index), files.columns_path(index), files.head_path_for(index),
+               files.cache_path_for(index), files.shards_path_for(index) / "part-0.parquet",
+               files.default_index_path(root / "reference_sets" / "demo.json", "charfaces_lite0", body=True)]
+    done = subprocess.run(["git", "check-ignore", "--no-index", *map(str, written)], cwd=root, capture_output=True, text=True)
+    assert sorted(done.stdout.split()) == sorted(map(str, written))

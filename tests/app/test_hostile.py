@@ -208,6 +208,7 @@ def _leftovers(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.name.endswith((".tmp", ".partial")) or ".partial" in p.parent.name]
 
 
+@pytest.mark.slow
 def test_signals_at_random_moments_end_with_one_line_and_leave_nothing_half_written(tmp_path):
     """SIGINT and SIGTERM sent to `reid cluster` and `reid enroll` at random points: exit 130 / 143 with one
     line (or a normal finish), no temporary file, a result folder complete or absent, an index old or new."""
@@ -242,6 +243,7 @@ def test_signals_at_random_moments_end_with_one_line_and_leave_nothing_half_writ
             assert (out / "clusters.json").is_file() or (process.returncode and not out.exists()), context
 
 
+@pytest.mark.slow
 def test_two_rebuilds_of_one_index_at_once_end_with_one_valid_index(tmp_path):
     write_dataset(tmp_path, characters=3, per_character=5, size=48, seed=4)
     both = [_reid("enroll", tmp_path / "enroll.json", "--encoder", "color_texture", "--rebuild") for _ in range(2)]

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TOY_ENCODER_PLUGIN, write_plugin
+from helpers import CONFIG_PLUGIN, TOY_ENCODER_PLUGIN, write_plugin
 from reid import plugins
 from reid.models.encoders import DEFAULT_ENCODER, load_encoder
 from reid.errors import UnknownNameError
@@ -61,9 +61,6 @@ def test_broken_entry_point_is_reported(cli, monkeypatch):
     gone = by_name(cli.json("plugins"))["gone"]
     assert not gone["ok"] and "ModuleNotFoundError" in gone["error"]
 
-
-CONFIG_PLUGIN = ("from pathlib import Path\nimport reid\n@reid.hookimpl\ndef register_encoders(register):\n"
-                 "    reid.register_encoder_config(register, Path(__file__).with_name('config.json'))\n")
 
 
 @pytest.mark.parametrize("code, config, cause", [

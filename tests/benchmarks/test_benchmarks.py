@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs each benchmark script once; `pytest --slow` (CI) runs them
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 

@@ -99,6 +99,7 @@ def test_detect_on_a_video_names_crops_by_time(video, cli, tmp_path):
     assert report["with_face"] >= sum(1 for *_, who in truth if who)  # every drawn face found
 
 
+@pytest.mark.slow
 def test_body_context_on_frames(video, cli):
     path, truth = video
     report = cli.json("cluster", path, "--detector", "charfaces_fcos", "--context", "body", "--umap-dim", "0",

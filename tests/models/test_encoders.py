@@ -3,21 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import write_plugin
+from helpers import CONFIG_PLUGIN, write_plugin
 from reid.device import resolve_device
 from reid.models.encoders import load_encoder
 from reid.models.networks.encoder_nets import MetricNet
 from reid.errors import PluginError, ReidError
 from reid.io.images import load_image, list_images
-
-CONFIG_PLUGIN = '''
-from pathlib import Path
-import reid
-
-@reid.hookimpl
-def register_encoders(register):
-    reid.register_encoder_config(register, Path(__file__).with_name("config.json"))
-'''
 
 
 def references(dataset, name):

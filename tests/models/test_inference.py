@@ -61,6 +61,7 @@ def encoder(weights, backend, monkeypatch):
                          input_size=96, mean=(0.5,) * 3, std=(0.5,) * 3, device="cpu", flip=True)
 
 
+@pytest.mark.slow
 def test_onnx_runtime_gives_torchs_embeddings_and_caches_the_export(weights, monkeypatch, tmp_path):
     pytest.importorskip("onnxruntime")
     images = drawn()

@@ -18,8 +18,8 @@ from reid.review.session import Review
 playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = playwright.expect  # retries until the page that an action posted to has loaded
 CHROMIUM = os.environ.get("REID_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium), or set "
-                                                         "REID_CHROMIUM to its path")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium), or set "
+                                                         "REID_CHROMIUM to its path")]
 # as root and on a machine with no network: no sandbox, and none of Chromium's own calls home
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]

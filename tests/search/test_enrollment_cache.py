@@ -98,6 +98,7 @@ def test_rows_per_label_groups_in_one_pass():
     assert rows_per_label([])[1] == []
 
 
+@pytest.mark.slow
 def test_compact_index_at_scale_finds_what_exact_search_finds(tmp_path):
     """IVF-PQ with re-ranking: 30,000 references of 1,000 characters, 384-d, each query a new picture."""
     rng = np.random.default_rng(0)

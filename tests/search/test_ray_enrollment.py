@@ -12,6 +12,7 @@ from reid.search.index import IndexKind, ReferenceIndex  # noqa: E402
 from test_cli import one_error_line, snapshot  # noqa: E402
 
 
+@pytest.mark.slow
 def test_enroll_on_a_local_ray_cluster_writes_shards_and_an_index_classify_uses(cli, data):
     broken = data / "references" / "Aoi" / "aoi_broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")

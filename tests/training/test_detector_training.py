@@ -54,6 +54,7 @@ def test_calibration_takes_the_lowest_threshold_that_keeps_the_precision():
     assert calibrate(pages, target=0.6)["score_threshold"] == 0.5
 
 
+@pytest.mark.slow
 def test_train_detector_writes_a_plugin_that_detect_and_similarity_load(cli, tmp_path, dataset):
     plugin = tmp_path / "tiny_fcos"
     cli("train", "detector", dataset / "references", "--out", plugin, "--steps", "2", "--batch-size", "2",

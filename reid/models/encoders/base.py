@@ -30,6 +30,8 @@ class Encoder(abc.ABC):
     embedding_dim: int = 0
     #: also embed the mirror image and average the two (test-time augmentation; twice the compute)
     flip: bool = False
+    #: how pairs of unseen characters score (``reid.models.encoders.config.score_calibration``); None if unknown
+    score_calibration: dict | None = None
 
     def __init__(self, *, device: str | None = None, batch_size: int = 32, threshold: float | None = None,
                  flip: bool | None = None):

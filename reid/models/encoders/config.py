@@ -69,10 +69,29 @@ def _fusion_parts(config: dict[str, Any], config_path: Path) -> list[tuple[str, 
     return [(p["encoder"], float(p.get("weight", 1.0))) for p in fuse]
 
 
-def _create(config: dict[str, Any], params: dict[str, Any], fuse: list[tuple[str, float]], *,
+def score_calibration(config: dict[str, Any], config_path: Path) -> dict[str, Any] | None:
+    """``"score_calibration": {"set": TEXT, "same": [101 percentiles], "different": [101 percentiles]}``: how
+    same- and different-character pairs of characters the encoder never trained on score."""
+    calibration = config.get("score_calibration")
+    if calibration is None:
+        return None
+    quantiles = [calibration.get(kind) if isinstance(calibration, dict) else None for kind in ("same", "different")]
+    if not all(isinstance(q, list) and len(q) >= 2 and all(isinstance(x, (int, float)) for x in q)
+               and all(a <= b for a, b in zip(q, q[1:])) for q in quantiles):
+        raise PluginError(f'{config_path}: "score_calibration" must hold "same" and "different" lists of ascending '
+                          "scores (percentiles); remove it or write it again with reid train")
+    return calibration
+
+
+def _create(config: dict[str, Any], params: dict[str, Any], fuse: list[tuple[str, float]], calibration, *,
             threshold: float | None = None, **kwargs: Any):
     """The configured encoder; ``threshold`` (the user's) overrides the calibrated one in the config."""
-    threshold = threshold if threshold is not None else config.get("threshold")
+    encoder = _build(config, params, fuse, threshold if threshold is not None else config.get("threshold"), **kwargs)
+    encoder.score_calibration = calibration
+    return encoder
+
+
+def _build(config: dict[str, Any], params: dict[str, Any], fuse: list[tuple[str, float]], threshold, **kwargs: Any):
     if not fuse:
         return ARCHITECTURES[config["architecture"]](**params, threshold=threshold, **kwargs)
     from reid.models.encoders import load_encoder
@@ -87,7 +106,8 @@ def _factory(config_path: str | Path) -> tuple[dict[str, Any], Callable[..., Any
     config = read_config(config_path)
     params = {key: config[key] for key in _PASSED_THROUGH if key in config}
     params = {**_ARCH_DEFAULTS.get(config["architecture"], {}), **params, "name": config["name"], "weights": config["weights"]}
-    return config, functools.partial(_create, config, params, _fusion_parts(config, Path(config_path)))
+    return config, functools.partial(_create, config, params, _fusion_parts(config, Path(config_path)),
+                                     score_calibration(config, Path(config_path)))
 
 
 def encoder_from_config(config_path: str | Path, **kwargs: Any):
