@@ -90,3 +90,13 @@ def when(appearances: dict[str, list]) -> str:
 
     spans = [f"{clock(s)}-{clock(e)}" for ranges in appearances.values() for s, e in ranges]
     return ", ".join(spans[:4]) + (f" ... ({len(spans)} in all)" if len(spans) > 4 else "")
+
+
+def shorten(path: str, width: int) -> str:
+    """A path cut to its last ``width`` characters at a folder boundary where one falls, so the file name shows."""
+    if len(path) <= width:
+        return path
+    tail = path[-(width - 2):]
+    cut = tail.find("/")
+    return "…/" + (tail[cut + 1:] if 0 <= cut < len(tail) - 1 else tail)
+

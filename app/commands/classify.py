@@ -8,11 +8,12 @@ import typer
 from reid.app.commands.enroll import check_inputs
 from reid.app.options import (ContextOptions, DetectorOptions, EncoderOptions, IndexOptions, JsonOpt, ModeOpt, NoFaceOpt,
                               ResultDirOpt, ThresholdOpt, VideoOptions, grouped)
-from reid.app.output import console, print_json, progress_bar, report_references, report_no_face, report_skipped, table, when
+from reid.app.output import (console, print_json, progress_bar, report_no_face, report_references, report_skipped,
+                             shorten, table, when)
 from reid.choices import Mode, NoFace
 
 
-UNKNOWN_ROWS = 50  # the unknown faces listed without --verbose
+PATH_WIDTH = 36  # characters of a path shown in --verbose's table: its end, which names the file
 
 
 def _score(value: float | None) -> str:
@@ -26,6 +27,7 @@ def classify(
     mode: ModeOpt = Mode.head,
     result_dir: ResultDirOpt = None,
     threshold: ThresholdOpt = None,
+    closed_set: Annotated[bool, typer.Option("--closed-set", help="The folder holds only enrolled characters: every face gets its nearest one, never unknown.")] = False,
     index: IndexOptions = None,
     faces: DetectorOptions = None,
     no_face: NoFaceOpt = NoFace.whole,
@@ -38,9 +40,10 @@ def classify(
     """Say which enrolled character each target image shows ("unknown" under the threshold).
 
     The default threshold is calibrated on the enrollment: some characters are left out in turn to play strangers. With --detector, each face of an illustration is classified."""
-    from reid.jobs.classify import check_result_dir, classify_paths, copy_into_folders
+    from reid.jobs.classify import check_closed_set, check_result_dir, classify_paths, copy_into_folders
     from reid.search.enrollment import UNKNOWN, enroll
     from reid.io.inputs import frames_folder, gather
+    check_closed_set(closed_set, threshold)
     check_inputs(enrollment, index.index, index.force)
     sampling = video.sampling()
     if result_dir is not None:
@@ -55,7 +58,7 @@ def classify(
                           **index.options())
         result = classify_paths(enrolled, encoder, targets, mode=mode, threshold=threshold, detector=found,
                                 context=around, root=target_dir, no_face=no_face, frames=frames,
-                                frame_step=sampling.every or 0.0, progress=progress)
+                                frame_step=sampling.every or 0.0, closed_set=closed_set, progress=progress)
         if result_dir is not None:
             copy_into_folders(result, result_dir, progress=progress)
     report_skipped(enrolled.failures + result.failures)
@@ -65,24 +68,27 @@ def classify(
         print_json({**result.to_json(), "index": str(enrolled.index_path), "index_reused": enrolled.reused,
                     **enrolled.to_json()})
         return
-    shown = [m for m in result.matches if verbose or m.character == UNKNOWN]
-    rows = [(m.relative_path + (f" {m.box}" if m.box else " (whole image)" if m.whole_image else ""), m.character,
-             _score(m.score), m.nearest, m.runner_up or "", _score(m.runner_up_score)) for m in shown[:None if verbose else UNKNOWN_ROWS]]
-    title = "every face" if verbose else f"unknown ({len(shown)}; --verbose lists every face)"
-    console.print(table(f"{title}: {result.mode} mode, threshold {result.threshold:.3f} ({result.threshold_source})",
-                        ["image", "character", "score", "nearest", "runner-up", "score"], rows))
-    if len(shown) > len(rows):
-        console.print(f"... and {len(shown) - len(rows)} more unknown (--json or --verbose lists them)")
-    if result.calibration and result.calibration["threshold"] is not None:
+    unit = "faces" if found is not None else "images"
+    summary = list(result.counts().items()) + [("(images skipped: unreadable)", len(result.failures))]
+    if found is not None:
+        summary.append((f"(images with no face found; --no-face {result.no_face_policy})", len(result.no_face)))
+    rule = "closed set, every face named" if closed_set else f"threshold {result.threshold:.3f} ({result.threshold_source})"
+    console.print(table(f"{len(result.matches)} {unit}: {result.mode} mode, {rule}", ["character", unit], summary))
+    if result.calibration and result.calibration["threshold"] is not None and not closed_set:
         c = result.calibration
         console.print(f"calibration, leaving enrolled characters out in turn: at {c['threshold']:.3f} "
                       f"{c['strangers_rejected']:.0%} of {c['strangers']} stranger faces are unknown and "
                       f"{c['known_kept']:.0%} of {c['known']} held-back references keep a name (AUROC {c['auroc']:.3f})")
-    summary = list(result.counts().items())
-    extra = [("(images skipped: unreadable)", len(result.failures))]
-    if found is not None:
-        extra.append((f"(images with no face found; --no-face {result.no_face_policy})", len(result.no_face)))
-    console.print(table("summary", ["character", "faces" if found is not None else "images"], summary + extra))
+    unknown = sum(m.character == UNKNOWN for m in result.matches)
+    if verbose:
+        rows = [(shorten(m.relative_path, PATH_WIDTH) + (f" {m.box}" if m.box else " (whole)" if m.whole_image else ""),
+                 m.character, _score(m.score), m.nearest, m.runner_up or "", _score(m.runner_up_score))
+                for m in result.matches]
+        console.print(table("every face", ["image", "character", "score", "nearest", "runner-up", "score"], rows))
+    elif unknown:
+        hint = "; if the folder holds only enrolled characters, --closed-set names every face" if not closed_set else ""
+        console.print(f"{unknown} {unit} scored under the threshold and are unknown (--verbose lists every face with its "
+                      f"nearest character, --json everything){hint}")
     timeline = result.timeline()
     if timeline:
         console.print(table("in the videos", ["character", "seconds on screen", "when"],

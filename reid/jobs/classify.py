@@ -105,17 +105,21 @@ def default_threshold(calibrations: dict[Mode, Calibration | None], encoder_thre
 def classify_paths(enrolled: Enrolled, encoder: Encoder, targets: Sequence[Path], *, mode: Mode = Mode.any,
                    threshold: float | None = None, detector: Detector | None = None,
                    context: BodyContext | None = None, root: Path | None = None, no_face: NoFace = NoFace.skip,
-                   frames: Frames | None = None, frame_step: float = 0.0,
+                   frames: Frames | None = None, frame_step: float = 0.0, closed_set: bool = False,
                    progress: Progress | None = None) -> Classification:
     """One match per image, or per face with a ``detector`` (face-less images are listed in ``no_face``, and
     embedded whole with ``no_face="whole"``). Paths under ``root`` are also named relative to it (sub-folders
-    are kept when copying); video frames (``frames``) relative to the frames folder, with their video and time."""
+    are kept when copying); video frames (``frames``) relative to the frames folder, with their video and time.
+    ``closed_set``: the folder holds only enrolled characters, so every face gets its nearest one, never unknown."""
     mode = Mode(mode)
+    check_closed_set(closed_set, threshold)
     if mode == Mode.head and enrolled.head is None:
         raise ReidError("Head mode needs the enrollment's classifier head; enroll with head=True")
     source = "--threshold"
     if threshold is None:
         threshold, source = default_threshold(enrolled.calibration, encoder.threshold, mode)
+    if closed_set:
+        source = "--closed-set: no unknown"
     embedded = embed_paths(encoder, targets, progress=progress, description="classifying", detector=detector,
                            context=context, no_face=no_face)
     matches = []
@@ -123,7 +127,7 @@ def classify_paths(enrolled: Enrolled, encoder: Encoder, targets: Sequence[Path]
         for i, ranked in enumerate(rank_characters(enrolled.index, embedded.vectors, mode, enrolled.head)):
             nearest, score = ranked[0]
             runner_up, runner_up_score = ranked[1] if len(ranked) > 1 else (None, None)
-            character = nearest if score >= threshold else UNKNOWN
+            character = nearest if closed_set or score >= threshold else UNKNOWN
             entry = embedded.entry(i)
             info = frames.of(embedded.paths[i]) if frames is not None else None
             base = frames.folder if info is not None else root
@@ -137,6 +141,11 @@ def classify_paths(enrolled: Enrolled, encoder: Encoder, targets: Sequence[Path]
     return Classification(matches, failures, float(threshold), mode.value, embedded.no_face, source,
                           calibration.to_json() if calibration is not None else None, policy.value,
                           embedded.vectors if matches else None, frame_step)
+
+
+def check_closed_set(closed_set: bool, threshold: float | None) -> None:
+    if closed_set and threshold is not None:
+        raise ReidError("--closed-set gives every face its nearest character, so it takes no --threshold; use one or the other")
 
 
 def copy_into_folders(result: Classification, result_dir: Path, *, progress: Progress | None = None) -> None:

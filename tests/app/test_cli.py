@@ -84,12 +84,33 @@ def test_classify_high_threshold_gives_unknown_and_table_output(cli, data):
     assert set(result["counts"]) == {"unknown"}
     assert all(m["nearest"] in {"Aoi", "Beni", "Kiiro"} for m in result["matches"])
     table = cli("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "--threshold", "0.999").stdout
-    assert "runner-up" in table and "summary" in table and "unknown (" in table
-    assert "target_000.png" in table  # every face is unknown here, so each is listed
+    # the summary comes first; the faces themselves only with --verbose
+    assert table.index("character") < table.index("scored under the threshold") and "--closed-set" in table
+    assert "target_000.png" not in table and "runner-up" not in table
+    verbose = cli("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "--threshold", "0.999",
+                  "--verbose").stdout
+    assert "runner-up" in verbose and "target_000.png" in verbose
     quiet = cli("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "--threshold", "-1").stdout
-    assert "target_000.png" not in quiet and "unknown (0" in quiet
-    assert "target_000.png" in cli("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets",
-                                   "--threshold", "-1", "--verbose").stdout
+    assert "scored under the threshold" not in quiet
+
+
+def test_closed_set_names_every_face_and_takes_no_threshold(cli, data):
+    args = ("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets")
+    open_set = cli.json(*args)
+    closed = cli.json(*args, "--closed-set")
+    assert "unknown" in open_set["counts"] and "unknown" not in closed["counts"]
+    assert [m["nearest"] for m in closed["matches"]] == [m["character"] for m in closed["matches"]]
+    assert "closed set, every face named" in " ".join(cli(*args, "--closed-set").stdout.split())
+    refused = cli(*args, "--closed-set", "--threshold", "0.5", ok=False)
+    assert refused.exit_code == 1 and "--closed-set" in refused.stderr and refused.stderr.count("\n") == 1
+
+
+def test_long_paths_are_cut_to_the_file_name_end():
+    from reid.app.output import shorten
+
+    assert shorten("a/b.png", 20) == "a/b.png"
+    assert shorten("characters/season_two/episode_ten/frame_00012.png", 24) == "…/frame_00012.png"
+    assert len(shorten("x" * 80, 24)) <= 24
 
 
 def test_classify_second_run_into_same_folder_recognises_its_copies_and_keeps_other_files(cli, data, tmp_path):
