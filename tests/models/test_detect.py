@@ -127,6 +127,16 @@ def test_cluster_with_a_detector_writes_face_crops(cli, pages, tmp_path):
     assert out["no_face"] == [str(folder / "empty.png")]
 
 
+def test_detect_drops_boxes_under_min_score_and_counts_them(cli, pages):
+    folder, plugin = pages
+    kept = cli.json("--plugin-dir", plugin, "detect", folder, "--detector", "gaps", "--min-score", "0.5")
+    dropped = cli.json("--plugin-dir", plugin, "detect", folder, "--detector", "gaps", "--min-score", "1.5")
+    assert (kept["faces"], kept["below_min_score"]) == (6, 0)
+    assert (dropped["faces"], dropped["below_min_score"], dropped["min_score"]) == (0, 6, 1.5)
+    assert "dropped under --min-score 1.5" in " ".join(
+        cli("--plugin-dir", plugin, "detect", folder, "--detector", "gaps", "--min-score", "1.5").stdout.split())
+
+
 def test_detect_writes_crops_and_boxes(cli, pages, tmp_path):
     folder, plugin = pages
     out = cli.json("--plugin-dir", plugin, "detect", folder, "--detector", "gaps", "--out", tmp_path / "faces")
@@ -134,7 +144,9 @@ def test_detect_writes_crops_and_boxes(cli, pages, tmp_path):
     written = json.loads((tmp_path / "faces" / "detections.json").read_text())
     assert written["boxes"][str(folder / "aoi_beni.png")] == [[16, 16, 80, 80], [96, 16, 160, 80]]
     assert len(list((tmp_path / "faces").glob("*_face*.png"))) == 6
-    assert written["crops"]["aoi_beni_face1.png"] == {"source": str(folder / "aoi_beni.png"), "box": [96, 16, 160, 80]}
+    assert written["crops"]["aoi_beni_face1.png"] == {"source": str(folder / "aoi_beni.png"), "box": [96, 16, 160, 80],
+                                                      "score": 1.0}
+    assert written["scores"][str(folder / "aoi_beni.png")] == [1.0, 1.0]  # every box carries its score
     again = cli("--plugin-dir", plugin, "detect", folder, "--detector", "gaps", "--out", tmp_path / "faces", ok=False)
     assert again.exit_code == 1 and "not empty" in again.stderr
 
