@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import typing
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,9 +21,29 @@ from reid.app.output import warn
 from reid.errors import ReidError
 
 
+def _plain_metavars(command) -> None:
+    """Typer shows a flag's value as <bool> and a repeatable option's as <list[Path]>: a flag takes no value, so it
+    shows none, and a repeatable option shows what one of its values is."""
+    helper = command.get_help_option(command.context_class(command))  # created once and cached by the command
+    for param in [*command.params, *([helper] if helper is not None else [])]:
+        if getattr(param, "metavar", True) is not None:
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif getattr(param, "multiple", False):
+            element = (typing.get_args(param.type_descriptor.annotation) or [str])[0]
+            param.metavar = "<path>" if element is Path else f"<{getattr(element, '__name__', 'value')}>"
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
 class ReidGroup(TyperGroup):
     """Turns a ReidError, or an OSError from the file system (a full disk, a read-only folder), anywhere in a
     command into one ``error:`` line and exit code 1; SIGINT / SIGTERM into one line and exit code 130 / 143."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _plain_metavars(self)
 
     def invoke(self, ctx):
         try:

@@ -37,7 +37,7 @@ def plugins(
                      "ok": p.ok and problems[p.name] is None, "checked": check,
                      "error": p.error or problems[p.name]} for p in found])
         return
-    rows = []
+    rows, places = [], []
     for p in found:
         registers = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in p.registers.items() if names)
         if not p.ok:
@@ -45,6 +45,12 @@ def plugins(
         elif problems[p.name]:
             status = f"[red]broken: {problems[p.name]}[/]"
         else:
-            status = "ok, its models build" if check else "loaded (weights not checked: --check)"
-        rows.append((p.name, p.source, p.location, registers, status))
-    console.print(table("plugins", ["name", "source", "location", "registers", "status"], rows))
+            status = "ok, its models build" if check else "loaded"
+        rows.append((p.name if p.source == "builtin" else f"{p.name} ({p.source})", registers, status))
+        if p.location != p.name:  # a built-in's location is its module, its name already
+            places.append(f"{p.name}: {p.location}")
+    console.print(table("plugins", ["name", "registers", "status"], rows))
+    if not check:
+        console.print("weights not checked: --check builds every model")
+    for place in places:
+        console.print(place, soft_wrap=True)

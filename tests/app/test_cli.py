@@ -244,6 +244,7 @@ def test_every_help_screen_renders_and_every_option_says_what_it_does_in_a_line(
     for path, command in _commands(get_command(app)):
         shown = cli(*path, "--help").stdout
         assert "Usage: " in shown and "seed 00" not in shown, path
+        assert "<bool>" not in shown and "<list[" not in shown, path  # a flag takes no value; a repeatable one shows one
         for option in command.params:
             if option.name != "help" and not getattr(option, "hidden", False):
                 words = (getattr(option, "help", None) or "").split(" Default: ")[0]
@@ -251,6 +252,7 @@ def test_every_help_screen_renders_and_every_option_says_what_it_does_in_a_line(
                 if not 0 < len(words) <= 160 or re.search(r"(?<!e\.g)\. ", words):
                     long.append((" ".join(path), option.name, words))
     assert not long, long
+    assert "reid[ray]" in " ".join(cli("enroll", "--help").stdout.split())  # not eaten as markup
 
 
 # --- bad input across commands -----------------------------------------------------------
