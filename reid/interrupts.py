@@ -57,6 +57,27 @@ def install() -> None:
     sys.unraisablehook = _unraisable
 
 
+class stops_normally:
+    """While a server runs, SIGINT and SIGTERM are how it is meant to end: each one calls ``stop`` (which asks the
+    server to shut down) instead of unwinding, also before the server has put in handlers of its own and after
+    it hands the signal back on its way out. ``signal`` says which one came."""
+
+    def __init__(self, stop):
+        self.stop, self.signal = stop, None
+
+    def __enter__(self) -> "stops_normally":
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._stop)
+        return self
+
+    def _stop(self, signum: int, frame) -> None:
+        self.signal = signal.Signals(signum).name
+        self.stop()
+
+    def __exit__(self, *exc) -> None:
+        install()
+
+
 def ignore() -> None:
     """The command has ended: a signal during the interpreter's teardown changes nothing."""
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -5,6 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from reid import interrupts
 from reid.app.options import JsonOpt
 from reid.app.output import console, print_json
 
@@ -36,12 +37,15 @@ def review(
     sock = bind(port)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
     state = session.state()
-    console.print(f"reviewing {session.result.folder}: {len(session.result.faces)} faces in {len(state.ordered())} "
-                  f"groups; decisions are saved in {session.store.path} as you go", soft_wrap=True)
-    for note in session.result.notes:
-        console.print(f"note: {note}", soft_wrap=True)
-    console.print(f"open {url}  (Ctrl+C stops the server)", soft_wrap=True)
-    if open_browser:
-        import webbrowser
-        webbrowser.open(url)
-    server(session).run(sockets=[sock])
+    serving = server(session)
+    with interrupts.stops_normally(lambda: setattr(serving, "should_exit", True)):  # as uvicorn's own handler does
+        console.print(f"reviewing {session.result.folder}: {len(session.result.faces)} faces in {len(state.ordered())} "
+                      f"groups; decisions are saved in {session.store.path} as you go", soft_wrap=True)
+        for note in session.result.notes:
+            console.print(f"note: {note}", soft_wrap=True)
+        console.print(f"open {url}  (Ctrl+C stops the server)", soft_wrap=True)
+        if open_browser:
+            import webbrowser
+            webbrowser.open(url)
+        serving.run(sockets=[sock])
+    console.print(f"review server stopped; every decision is saved in {session.store.path}", soft_wrap=True)

@@ -3,7 +3,10 @@
 import csv
 import html
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -16,7 +19,6 @@ from reid.errors import ReidError
 from reid.review.result import load_result
 from reid.review.server import bind, create_app, server
 from reid.review.session import Review
-
 
 
 def client(review: Review) -> TestClient:
@@ -256,3 +258,20 @@ def test_reads_what_cluster_and_classify_write(data, cli, tmp_path):
     refused = cli("classify", "--enroll", data / "enroll.json", "--target-dir", data / "targets", "--result-dir",
                   sorted_dir, ok=False)
     assert "reid did not write" in refused.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_the_server_is_its_normal_end(review_result, signum):
+    result, _ = review_result
+    process = subprocess.Popen([sys.executable, "-c", "from reid.app.entry import main; main()", "review", str(result)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:
+            if line.startswith("open http://127.0.0.1:"):
+                break
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "review server stopped; every decision is saved in" in out and "interrupted" not in err and "Traceback" not in err
