@@ -27,11 +27,12 @@ table { border-collapse: collapse; } td, th { padding: 3px 10px; border-bottom: 
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .bar { display: inline-block; height: 10px; background: #4a7; vertical-align: middle; }
 .pair { margin: 1em 0; } .faces { display: flex; flex-wrap: wrap; gap: 12px; }
-figure { margin: 0; text-align: center; font-size: 12px; }
+figure { margin: 0; text-align: center; font-size: 12px; width: 96px; overflow-wrap: anywhere; }
 figure img { display: block; width: 96px; height: 96px; object-fit: contain; background: #f4f4f4; }
-.arrow { display: flex; gap: 2px; align-items: flex-end; border: 1px solid #eee; padding: 4px; }
+.arrow { display: flex; gap: 10px; align-items: flex-start; border: 1px solid #eee; padding: 4px; }
 .muted { color: #777; }
 table.matrix td { text-align: center; min-width: 2em; } table.matrix th { font-weight: normal; font-size: 12px; }
+.scroll { overflow-x: auto; max-width: 100%; }
 """
 
 
@@ -61,7 +62,7 @@ def histogram_svg(histogram: dict[str, list], threshold: float, eer_threshold: f
     """Same- and different-character pair scores, each as a share of its own pairs, with the threshold
     (solid) and the EER point (dashed) marked."""
     edges, same, different = histogram["edges"], histogram["same"], histogram["different"]
-    left, right, top, bottom = 50, 20, 20, 40
+    left, right, top, bottom = 50, 20, 44, 40  # the legend row sits above the plot
     plot_w, plot_h = width - left - right, height - top - bottom
     # the axis spans the scores and both marks, so a threshold outside every score still shows where it lies
     lo, hi = min(edges[0], threshold, eer_threshold), max(edges[-1], threshold, eer_threshold)
@@ -87,15 +88,20 @@ def histogram_svg(histogram: dict[str, list], threshold: float, eer_threshold: f
     parts.append(f'<text x="{left + plot_w / 2}" y="{height - 5}" text-anchor="middle">cosine score of a pair</text>')
     parts.append(f'<text x="12" y="{top + plot_h / 2}" transform="rotate(-90 12 {top + plot_h / 2})" '
                  'text-anchor="middle">share of pairs</text>')
-    for score, label, dash in ((threshold, f"threshold {threshold:.3f}", ""),
-                               (eer_threshold, f"EER point {eer_threshold:.3f}", ' stroke-dasharray="5,4"')):
+    # the marks are named in a legend row above the plot, never beside the lines: the two often lie close together
+    legend = [("rect", "#3a7", f"same character ({sum(same)} pairs)"), ("rect", "#d55", f"different characters ({sum(different)} pairs)"),
+              ("line", "", f"threshold {threshold:.3f}"), ("dash", "", f"EER point {eer_threshold:.3f}")]
+    at = left
+    for kind, colour, label in legend:
+        if kind == "rect":
+            parts.append(f'<rect x="{at}" y="8" width="12" height="10" fill="{colour}" fill-opacity="0.55"/>')
+        else:
+            dash = ' stroke-dasharray="5,4"' if kind == "dash" else ""
+            parts.append(f'<line x1="{at}" x2="{at + 14}" y1="13" y2="13" stroke="#222"{dash}/>')
+        parts.append(f'<text x="{at + 18}" y="17">{escape(label)}</text>')
+        at += 18 + 6.2 * len(label) + 16
+    for score, dash in ((threshold, ""), (eer_threshold, ' stroke-dasharray="5,4"')):
         parts.append(f'<line x1="{x(score):.1f}" x2="{x(score):.1f}" y1="{top}" y2="{top + plot_h}" stroke="#222"{dash}/>')
-        right_half = x(score) > left + plot_w / 2  # its label goes on the side with room
-        parts.append(f'<text x="{x(score) + (-4 if right_half else 4):.1f}" y="{top + 12 + (14 if dash else 0)}" '
-                     f'text-anchor="{"end" if right_half else "start"}">{label}</text>')
-    parts.append(f'<text x="{left + 8}" y="{top + plot_h + 28}" fill="#3a7">same character ({sum(same)} pairs)</text>')
-    parts.append(f'<text x="{left + plot_w - 8}" y="{top + plot_h + 28}" fill="#d55" text-anchor="end">'
-                 f'different characters ({sum(different)} pairs)</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -139,16 +145,17 @@ def _matrix(result: Evaluation) -> str:
     names = sorted(result.confusion)
     if len(names) > MAX_MATRIX:
         return f"<p class=muted>{len(names)} characters: too many for a matrix; see the pairs above.</p>"
-    head = "".join(f"<th>{escape(n)}</th>" for n in names)
+    # columns are numbered and rows carry number and name, so the matrix is as wide as its counts, not its names
+    head = "".join(f'<th title="{escape(n)}">{k}</th>' for k, n in enumerate(names, 1))
     rows = []
-    for true in names:
+    for k, true in enumerate(names, 1):
         row, total = result.confusion[true], sum(result.confusion[true].values())
         cells = "".join(
             f'<td style="background: rgba({"60,160,110" if other == true else "220,80,80"},{row.get(other, 0) / total:.2f})">'
             f'{row.get(other, 0) or ""}</td>' for other in names)
-        rows.append(f"<tr><th>{escape(true)}</th>{cells}</tr>")
-    return ("<p class=muted>Rows: a face's character; columns: the character of its nearest other face.</p>"
-            f'<table class="matrix"><tr><th></th>{head}</tr>{"".join(rows)}</table>')
+        rows.append(f'<tr><th style="text-align:left">{k}. {escape(true)}</th>{cells}</tr>')
+    return ("<p class=muted>Rows: a face's character; columns (numbered as the rows): the character of its nearest "
+            f'other face.</p><div class="scroll"><table class="matrix"><tr><th></th>{head}</tr>{"".join(rows)}</table></div>')
 
 
 def _problems(result: Evaluation) -> str:

@@ -79,3 +79,19 @@ def test_report_lists_the_images_it_could_not_evaluate(cli, lookalikes, tmp_path
     assert "zz_bad.png" in result.stderr
     html = (tmp_path / "r.html").read_text()
     assert "<h2>Not evaluated (1)</h2>" in html and str(bad) in html
+
+
+def test_labels_never_sit_on_the_lines_or_under_the_wrong_bars():
+    svg = histogram_svg({"edges": [0.0, 0.5, 1.0], "same": [0, 3], "different": [5, 0]}, 0.62, 0.60)
+    heights = {text: int(y) for y, text in re.findall(r'<text x="[\d.]+" y="(\d+)">([^<]+)</text>', svg)}
+    # threshold, EER point and both kinds of pairs are named in one row above the plot (which starts at y=44)
+    for name in ("threshold 0.620", "EER point 0.600", "same character (3 pairs)", "different characters (5 pairs)"):
+        assert heights[name] < 44, (name, heights)
+
+
+def test_the_confusion_matrix_is_numbered_so_long_names_do_not_widen_it(cli, lookalikes, tmp_path):
+    report = tmp_path / "report.html"
+    cli("evaluate", lookalikes, "--runs", "1", "--report", report)
+    html = report.read_text()
+    matrix = html[html.index('<table class="matrix">'):]
+    assert '<div class="scroll"><table class="matrix">' in html and "<th title=" in matrix and ">1. " in matrix
