@@ -7,7 +7,7 @@ import typer
 
 from reid.app.options import (ClusteringOptions, ContextOptions, DetectorOptions, EncoderOptions, JsonOpt, MergeOpt,
                               ResultDirOpt, SeedOpt, VideoOptions, grouped)
-from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table, when
+from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, shorten, table, when
 from reid.io.files import check_new_folder
 
 
@@ -25,7 +25,7 @@ def cluster(
     json_out: JsonOpt = False,
 ) -> None:
     """Find the characters in a folder or a video: clusters with their sizes, noise, copies and contact sheets; for videos also when each one is on screen (timeline.png)."""
-    from reid.jobs.cluster import cluster_folder, write_clusters
+    from reid.jobs.cluster import cluster_folder, oversized, purity, write_clusters
     from reid.io.inputs import frames_folder
     if result_dir is not None:
         check_new_folder(result_dir)  # before the work, not after it
@@ -44,13 +44,29 @@ def cluster(
     if json_out:
         print_json(found.to_json())
         return
-    timeline = found.timeline()
-    rows = [(name, len(rows), ", ".join(found.paths[i].name for i in rows[:4]) + (" ..." if len(rows) > 4 else ""))
-            for name, rows in found.members().items()]
-    if timeline:  # videos: screen time and when, instead of file names
-        rows = [(name, n, f"{timeline[name]['screen_time']:.1f} s on screen: " + when(timeline[name]["appearances"])
-                 if name in timeline else examples) for name, n, examples in rows]
+    members, composition, timeline = found.members(), found.composition(), found.timeline()
+    rows = []
+    for name, faces_in in members.items():
+        if name in timeline:  # videos: screen time and when, instead of file names
+            shown = f"{timeline[name]['screen_time']:.1f} s on screen: " + when(timeline[name]["appearances"])
+        else:
+            shown = ", ".join(shorten(_relative(found.paths[i], image_dir), 28) for i in faces_in[:3])
+            shown += " ..." if len(faces_in) > 3 else ""
+        rows.append((name, len(faces_in), purity(composition.get(name)), shown) if composition else (name, len(faces_in), shown))
     title = f"{found.clustering.n_clusters} clusters, {found.clustering.n_noise} noise, {len(found.failures)} skipped"
-    console.print(table(title, ["cluster", "images", "examples"], rows))
+    columns = ["cluster", "faces" if found_faces is not None else "images", *(["largest folder"] if composition else []), "examples"]
+    console.print(table(title, columns, rows))
+    total = len(found.paths)
+    for name in oversized(members):
+        console.print(f"{name} holds {len(members[name])} of {total} ({len(members[name]) / total:.0%}), far more than the "
+                      f"others: it may join several characters; look at {name}.png, or split it in reid review", soft_wrap=True)
     if result_dir is not None:
         console.print(f"copies and contact sheets in {result_dir} (originals untouched)")
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:  # a video's frame, or one video given as the input
+        return path.name
+

@@ -30,13 +30,26 @@ OVERVIEW_PER_CLUSTER = 8
 SHEET_FACES = 64  # per cluster contact sheet
 
 
-def _purity(counts: dict[str, int] | None) -> str:
-    """", 62% Aoi (of 3 folders)": the largest sub-folder's share of a cluster, for labelled folders."""
+def purity(counts: dict[str, int] | None) -> str:
+    """"62% Aoi (of 3 folders)": the largest sub-folder's share of a cluster, for labelled folders."""
     if not counts:
         return ""
     label, top = next(iter(counts.items()))
     mixed = f" (of {len(counts)} folders)" if len(counts) > 1 else ""
-    return f", {top / sum(counts.values()):.0%} {label}{mixed}"
+    return f"{top / sum(counts.values()):.0%} {label}{mixed}"
+
+
+LARGE = 3.0  # a cluster this many times the median cluster, holding a quarter of the faces, likely joins characters
+
+
+def oversized(members: dict[str, list[int]]) -> list[str]:
+    """Clusters far larger than the others (several characters merged, most often): the ones worth splitting."""
+    sizes = {name: len(rows) for name, rows in members.items() if name != "noise"}
+    if len(sizes) < 3:
+        return []
+    median = sorted(sizes.values())[len(sizes) // 2]
+    total = sum(len(rows) for rows in members.values())
+    return [name for name, n in sizes.items() if n >= LARGE * median and n >= total / 4]
 
 
 @dataclass
@@ -202,7 +215,7 @@ def _write_clusters(found: FolderClusters, result_dir: Path, progress: Progress)
                 # the row number keeps names unique, and the folder was empty: nothing can be overwritten
                 save_image_atomic(face, folder / f"{found.paths[i].stem}_face{i}.png")
             progress.advance(1)
-        title = name + _purity(composition.get(name))
+        title = name + (f", {purity(composition[name])}" if composition.get(name) else "")
         sheet = [(found.paths[i], boxes[i]) for i in found.sample(rows, SHEET_FACES)]
         save_image_atomic(contact_sheet(sheet, title, total=len(rows), load=load), result_dir / f"{name}.png")
         strip = [(found.paths[i], boxes[i]) for i in found.sample(rows, OVERVIEW_PER_CLUSTER)]

@@ -102,3 +102,14 @@ def test_git_ignores_every_file_enrollment_writes_beside_an_enrollment(tmp_path)
                files.default_index_path(root / "reference_sets" / "demo.json", "charfaces_lite0", body=True)]
     done = subprocess.run(["git", "check-ignore", "--no-index", *map(str, written)], cwd=root, capture_output=True, text=True)
     assert sorted(done.stdout.split()) == sorted(map(str, written))
+
+
+def test_cluster_shows_each_clusters_largest_folder_and_flags_one_far_larger(cli, dataset):
+    from reid.jobs.cluster import oversized
+
+    shown = " ".join(cli("cluster", dataset / "references", "--min-cluster-size", "2").stdout.split())
+    assert "largest folder" in shown and "100% Aoi" in shown
+    members = {"cluster_00": list(range(60)), "cluster_01": list(range(8)), "cluster_02": list(range(7)),
+               "cluster_03": list(range(6)), "noise": list(range(3))}
+    assert oversized(members) == ["cluster_00"]
+    assert oversized({**members, "cluster_00": list(range(12))}) == []
