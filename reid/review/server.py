@@ -15,9 +15,10 @@ from reid.errors import ReidError
 from reid.review.result import NOISE
 from reid.review.session import Review
 from reid.review.state import NEW_GROUP, ReviewState
-from reid.review.suggest import nearest_groups, typical_first
+from reid.review.suggest import MAX_PARTS, nearest_groups, split_parts, typical_first
 
 ROW_FACES = 12  # faces per cluster on the overview
+SPLIT_FACES = 16  # faces shown per part in a split's preview, most typical first
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -73,6 +74,26 @@ def create_app(review: Review) -> FastAPI:
         return _page("group.html", request, review, state=state, group=group, faces=ordered_faces(state, key),
                      candidates=candidates, targets=targets, new_group=NEW_GROUP)
 
+    def proposal(key: str, parts: str) -> tuple:
+        """The split of ``key`` into ``parts`` (blank: as many as fit best) that the preview shows and the action applies."""
+        if parts and not (parts.isdigit() and 2 <= int(parts) <= MAX_PARTS):
+            raise ReidError(f"a split makes 2 to {MAX_PARTS} parts, not {parts!r}")
+        state = review.state()
+        group = state.require(key)
+        if result.vectors is None:
+            raise ReidError("splitting needs the result's embeddings.npy (written by cluster --result-dir); run cluster again")
+        if len(group.faces) < 2:
+            raise ReidError(f"{group.title} has fewer than two faces: nothing to split")
+        return state, group, split_parts(result.vectors, group, int(parts) if parts else None)
+
+    @app.get("/groups/{key}/split", response_class=HTMLResponse)
+    def split_page(request: Request, key: str, parts: str = ""):
+        state, group, proposed = proposal(key, parts)
+        shown = [[f for f, _ in typical_first(result.vectors, type(group)(group.key, part))][:SPLIT_FACES] for part in proposed]
+        return _page("split.html", request, review, state=state, group=group, parts=list(zip(proposed, shown)),
+                     chosen=int(parts) if parts else None, counts=range(2, min(MAX_PARTS, len(group.faces)) + 1),
+                     seen=",".join(map(str, sorted(group.faces))))
+
     @app.get("/faces/{face_id}", response_class=HTMLResponse)
     def face_page(request: Request, face_id: int):
         face = review.face(face_id)
@@ -119,6 +140,15 @@ def create_app(review: Review) -> FastAPI:
     @app.post("/actions/move")
     def move(faces: list[int] = Form([]), to: str = Form(...), next: str = Form("/")):
         return _after(next, lambda: review.act("move", {"faces": faces, "to": to}))
+
+    @app.post("/actions/split")
+    def split(group: str = Form(), parts: str = Form(""), seen: str = Form(""), next: str = Form("/")):
+        def run() -> str:
+            state, current, proposed = proposal(group, parts)
+            if seen != ",".join(map(str, sorted(current.faces))):
+                raise ReidError(f"{current.title} changed since the preview; look at the proposal again")
+            return review.act("split", {"group": group, "parts": proposed})
+        return _after(next, run)
 
     @app.post("/actions/not-character")
     def not_character(group: str = Form(), value: bool = Form(True), next: str = Form("/")):

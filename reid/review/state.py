@@ -60,10 +60,16 @@ class ReviewState:
         return self.groups[key]
 
     def new_key(self) -> str:
-        n = 1
-        while f"group_new{n}" in self.groups:
+        return self.new_keys(1)[0]
+
+    def new_keys(self, count: int) -> list[str]:
+        """``count`` keys no group has: group_new1, group_new2, ... skipping those taken."""
+        keys, n = [], 1
+        while len(keys) < count:
+            if f"group_new{n}" not in self.groups:
+                keys.append(f"group_new{n}")
             n += 1
-        return f"group_new{n}"
+        return keys
 
     def check(self, kind: str, payload: dict) -> dict:
         """The action made valid for this state (a move to ``new`` gets its group's key), or a ReidError saying
@@ -94,6 +100,14 @@ class ReviewState:
                 raise ReidError("no such face; reload the page")
             to = self.new_key() if payload["to"] == NEW_GROUP else self.require(payload["to"]).key
             return {"faces": faces, "to": to}
+        if kind == "split":
+            group = self.require(payload["group"])
+            parts = [sorted({int(f) for f in part}) for part in payload["parts"]]
+            if len(parts) < 2 or not all(parts):
+                raise ReidError("a split needs at least two parts with faces")
+            if sorted(f for part in parts for f in part) != sorted(group.faces):
+                raise ReidError(f"{group.title} changed since the split was proposed; look at the proposal again")
+            return {"group": group.key, "parts": parts, "into": self.new_keys(len(parts) - 1)}
         if kind == "not_character":
             group = self.require(payload["group"])
             if group.noise:
@@ -119,6 +133,9 @@ class ReviewState:
                 group.faces = [f for f in group.faces if f not in moving]
             target = self.groups.setdefault(payload["to"], Group(payload["to"]))
             target.faces += [f for f in payload["faces"] if 0 <= f < self.face_count]
+        elif kind == "split" and payload["group"] in self.groups:
+            for part, key in zip(payload["parts"][1:], payload["into"]):
+                self.apply("move", {"faces": part, "to": key})
         elif kind == "not_character" and payload["group"] in self.groups:
             self.groups[payload["group"]].not_character = payload["value"]
 
@@ -136,6 +153,8 @@ def describe(action: Action) -> str:
         return f"merged {', '.join(p['groups'])} into {p['into']}"
     if action.kind == "move":
         return f"moved {len(p['faces'])} face{'s' * (len(p['faces']) != 1)} to {p['to']}"
+    if action.kind == "split":
+        return f"split {p['group']} into {len(p['parts'])} ({', '.join([p['group'], *p['into']])})"
     if action.kind == "not_character":
         return f"marked {p['group']} {'not a character' if p['value'] else 'a character again'}"
     return action.kind

@@ -1,5 +1,5 @@
-"""Where the embeddings help the reviewer: clusters that look like one character (merge candidates), and a
-cluster's faces from its most typical to its least, so strays gather at the end."""
+"""Where the embeddings help the reviewer: clusters that look like one character (merge candidates), a cluster's
+faces from its most typical to its least, so strays gather at the end, and a mixed cluster cut into parts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 from reid.review.state import Group
 
 MERGE_CANDIDATES = 5
+MAX_PARTS = 8  # a split proposes at most this many parts
 
 
 def centres(vectors: np.ndarray, groups: list[Group]) -> dict[str, np.ndarray]:
@@ -39,3 +40,30 @@ def typical_first(vectors: np.ndarray, group: Group) -> list[tuple[int, float]]:
     centre = centres(vectors, [group])[group.key]
     scores = vectors[group.faces] @ centre
     return [(group.faces[j], float(scores[j])) for j in np.argsort(-scores, kind="stable")]
+
+
+def split_parts(vectors: np.ndarray, group: Group, parts: int | None = None) -> list[list[int]]:
+    """The group's faces cut into ``parts`` groups (None: the count from 2 to ``MAX_PARTS`` whose cut scores the best
+    silhouette), by average-linkage clustering on cosine distance; largest part first, each part's faces in the
+    group's order. The same faces always give the same parts, so a preview and the split it applies agree."""
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.metrics import silhouette_score
+
+    faces = list(group.faces)
+    if len(faces) < 2:
+        return [faces]
+    x = vectors[faces].astype(np.float64)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    def cut(k: int) -> np.ndarray:
+        return AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(x)
+
+    if parts is None:
+        tried = {k: cut(k) for k in range(2, min(MAX_PARTS, len(faces) - 1) + 1)}
+        scored = {k: silhouette_score(x, labels, metric="cosine") for k, labels in tried.items() if len(set(labels)) > 1}
+        labels = tried[max(scored, key=scored.get)] if scored else cut(2)
+    else:
+        labels = cut(max(2, min(int(parts), len(faces))))
+    members = [[f for f, label in zip(faces, labels) if label == c] for c in sorted(set(labels.tolist()))]
+    return sorted(members, key=lambda m: (-len(m), m[0]))
+

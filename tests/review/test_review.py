@@ -275,3 +275,31 @@ def test_stopping_the_server_is_its_normal_end(review_result, signum):
         process.kill()
     assert process.returncode == 0, err
     assert "review server stopped; every decision is saved in" in out and "interrupted" not in err and "Traceback" not in err
+
+
+def test_a_mixed_cluster_splits_as_previewed_and_undo_takes_the_split_back(review_result):
+    result, truth = review_result
+    review = Review(result)
+    page = client(review)
+    # cluster_00 holds five Kiiro faces and one of Beni's: the best cut is two parts, Kiiro's and Beni's
+    preview = page.get("/groups/cluster_00/split")
+    assert preview.status_code == 200 and "part 2" in preview.text and "Apply: split into 2" in preview.text
+    seen = ",".join(map(str, sorted(review.state().require("cluster_00").faces)))
+    done = post(page, "split", group="cluster_00", parts="", seen=seen, next="/groups/cluster_00")
+    assert "split+cluster_00+into+2" in done
+    state = review.state()
+    assert sorted(state.require("cluster_00").faces) == sorted(truth["Kiiro"])
+    beni = [f for f in truth["Beni"] if f in state.require("group_new1").faces]
+    assert beni and sorted(state.require("group_new1").faces) == beni
+    # a preview that no longer matches the cluster is refused, not applied to other faces
+    stale = post(page, "split", group="cluster_00", parts="2", seen=seen, next="/")
+    assert "changed+since+the+preview" in stale
+    review.undo()
+    assert len(review.state().require("cluster_00").faces) == 6 and "group_new1" not in review.state().groups
+
+
+def test_a_split_needs_the_embeddings_and_two_faces(review_result):
+    result, _ = review_result
+    (result / "embeddings.npy").unlink()
+    response = client(Review(result)).get("/groups/cluster_00/split")
+    assert response.status_code == 404 and "embeddings.npy" in response.text

@@ -100,3 +100,20 @@ def test_from_clusters_to_an_enrollment_in_the_browser(served, page, tmp_path, c
     page.goto(url + f"/faces/{truth['Kiiro'][1]}")
     page.screenshot(path=str(shots / "review-face.png"))
     assert page.locator(".source .box").count() == 1
+
+
+def test_splitting_a_mixed_cluster_in_the_browser(served, page):
+    url, folder, truth = served
+    page.goto(url + "/groups/cluster_00")
+    page.locator("#split").click()
+    expect(page.locator("h2")).to_contain_text("Split cluster 00")
+    assert page.locator("h3.part").count() == 2  # Kiiro's five faces, and the Beni face among them
+    page.get_by_label("parts").select_option("3")  # another count re-draws the preview
+    expect(page.locator("h3.part")).to_have_count(3)
+    page.get_by_label("parts").select_option("")
+    expect(page.locator("h3.part")).to_have_count(2)
+    page.locator("#apply-split").click()
+    expect(page.get_by_role("status")).to_contain_text("split cluster_00 into 2")
+    page.goto(url + "/groups/group_new1")
+    faces = [int(v) for v in page.locator("label.face input").evaluate_all("els => els.map(e => e.value)")]
+    assert faces == truth["Beni"][:1]
