@@ -60,10 +60,10 @@ def install() -> None:
 class stops_normally:
     """While a server runs, SIGINT and SIGTERM are how it is meant to end: each one calls ``stop`` (which asks the
     server to shut down) instead of unwinding, also before the server has put in handlers of its own and after
-    it hands the signal back on its way out. ``signal`` says which one came."""
+    it hands the signal back on its way out."""
 
     def __init__(self, stop):
-        self.stop, self.signal = stop, None
+        self.stop = stop
 
     def __enter__(self) -> "stops_normally":
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -71,7 +71,6 @@ class stops_normally:
         return self
 
     def _stop(self, signum: int, frame) -> None:
-        self.signal = signal.Signals(signum).name
         self.stop()
 
     def __exit__(self, *exc) -> None:

@@ -206,8 +206,8 @@ def embed_images(forward: Callable[[torch.Tensor], torch.Tensor], images, transf
     return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
 
 
-def verification_summary(vectors: np.ndarray, labels) -> dict[str, float]:
-    """Top-1 and EER (with its threshold) of held-out images: what the plugin's threshold is set from."""
+def calibration_pairs(vectors: np.ndarray, labels) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(labels, score of every pair, whether the pair is one character), refused when either kind is missing."""
     from reid.search import metrics
 
     labels = [str(x) for x in labels]
@@ -216,16 +216,17 @@ def verification_summary(vectors: np.ndarray, labels) -> dict[str, float]:
         raise ReidError(f"cannot calibrate the threshold: the {len(labels)} calibration images form "
                         f"{len(set(labels))} group(s), so there are no {'different' if same.all() else 'same'}-character "
                         "pairs; pass --val-dir with a labelled folder of several characters")
-    eer, threshold = metrics.equal_error_rate(scores, same)
-    return {"top1": metrics.leave_one_out_top1(vectors, labels), "eer": eer, "threshold": threshold}
+    return labels, scores, same
 
 
-def calibration_quantiles(vectors: np.ndarray, labels) -> dict[str, list[float]]:
-    """Percentiles of same- and different-character pair scores, which ``similarity`` places a score among."""
+def verification_summary(vectors: np.ndarray, labels, pairs=None) -> dict[str, float]:
+    """Top-1 and EER (with its threshold) of held-out images: what the plugin's threshold is set from. ``pairs``:
+    what ``calibration_pairs`` returned for them, when the caller needs the scores too."""
     from reid.search import metrics
 
-    scores, same = metrics.pair_scores(vectors, [str(x) for x in labels])
-    return metrics.score_quantiles(scores, same)
+    labels, scores, same = pairs or calibration_pairs(vectors, labels)
+    eer, threshold = metrics.equal_error_rate(scores, same)
+    return {"top1": metrics.leave_one_out_top1(vectors, labels), "eer": eer, "threshold": threshold}
 
 
 def complete(run: TrainingRun, config: dict[str, Any], *, calibration, calibrated_on: str, training: dict[str, Any],
@@ -235,6 +236,7 @@ def complete(run: TrainingRun, config: dict[str, Any], *, calibration, calibrate
     from reid.models.embedding import embed_paths
     from reid.models.encoders.config import encoder_from_config
     from reid.models.encoders.fusion import parse_weighted_names
+    from reid.search import metrics
 
     if fuse:
         config["fuse"] = [{"encoder": name, "weight": weight} for name, weight in parse_weighted_names(fuse)]
@@ -243,10 +245,11 @@ def complete(run: TrainingRun, config: dict[str, Any], *, calibration, calibrate
     encoder = encoder_from_config(run.out / "config.json", device=device)
     embedded = embed_paths(encoder, calibration.paths, progress=progress, description="calibrating threshold")
     label_of = dict(zip(calibration.paths, calibration.labels))
-    labels = [label_of[p] for p in embedded.paths]
-    summary = verification_summary(embedded.vectors, labels)
+    pairs = calibration_pairs(embedded.vectors, [label_of[p] for p in embedded.paths])
+    summary = verification_summary(embedded.vectors, None, pairs)
     config["threshold"] = round(summary["threshold"], 4)
-    config["score_calibration"] = {"set": calibrated_on, **calibration_quantiles(embedded.vectors, labels)}
+    # the same pairs, kept as percentiles: where `similarity` places a score among pairs of unseen characters
+    config["score_calibration"] = {"set": calibrated_on, **metrics.score_quantiles(pairs[1], pairs[2])}
     config["training"] = {**training, "skipped": len(failures), "calibrated_on": calibrated_on,
                           "calibration": {k: round(v, 4) for k, v in summary.items()}}
     run.finish(config)
