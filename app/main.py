@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 from reid import __version__, interrupts, plugins
 from reid.app.commands import classify, cluster, dataset, detect, enroll, evaluate, review, sample_data, similarity, train, visualize
 from reid.app.commands import plugins as plugins_command
-from reid.app.output import warn
+from reid.app.output import plugin_warnings_as_lines, warn
 from reid.errors import ReidError
 
 
@@ -48,7 +48,8 @@ class ReidGroup(TyperGroup):
     def invoke(self, ctx):
         try:
             try:
-                return super().invoke(ctx)
+                with plugin_warnings_as_lines():
+                    return super().invoke(ctx)
             except Exception as exc:  # a signal that a C extension turned into another error is still a signal
                 behind = interrupts.interrupt_behind(exc)
                 if behind is None:

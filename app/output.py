@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
@@ -11,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from reid.errors import ImageLoadError
+from reid.errors import ImageLoadError, PluginWarning
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -21,6 +22,23 @@ def warn(message: str) -> None:
     typer.echo(f"warning: {message}", err=True)
 
 
+@contextmanager
+def plugin_warnings_as_lines() -> Iterator[None]:
+    """What reid corrected in a plugin's output (``PluginWarning``) printed as ``warning:`` lines, each time."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", PluginWarning)
+        shown = warnings.showwarning
+
+        def show(message, category, *args, **kwargs):
+            if issubclass(category, PluginWarning):
+                warn(str(message))
+            else:
+                shown(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        yield
+
+
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -28,6 +46,13 @@ def print_json(data: Any) -> None:
 def report_skipped(failures: Iterable[ImageLoadError]) -> None:
     for failure in failures:
         warn(f"skipped {failure}")
+
+
+def report_copies(groups: Iterable[list]) -> None:
+    for group in groups:
+        others = ", ".join(map(str, group[1:4])) + (f" and {len(group) - 4} more" if len(group) > 4 else "")
+        warn(f"{group[0]} is byte-identical to {others}; each copy counts as an image of its own (remove the "
+             "copies to count the picture once)")
 
 
 def report_references(lines: Iterable[str]) -> None:

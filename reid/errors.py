@@ -26,6 +26,10 @@ class PluginError(ReidError):
     """A plugin that cannot be used: raised inside a plugin, recorded by the plugin manager."""
 
 
+class PluginWarning(UserWarning):
+    """Something a plugin returned that reid corrected and went on with; the CLI prints it as a warning line."""
+
+
 def cause(exc: BaseException) -> str:
     """An exception as one line: its type and its message's first line (library messages can run to pages)."""
     lines = str(exc).strip().splitlines()

@@ -47,7 +47,7 @@ def classify(
     check_inputs(enrollment, index.index, index.force)
     sampling = video.sampling()
     if result_dir is not None:
-        check_result_dir(result_dir)  # before the work, not after it
+        check_result_dir(result_dir, target_dir)  # before the work, not after it
     with progress_bar() as progress, frames_folder(None) as (frames_dir, _):
         # a video's frames are copied into the character folders they go to; the rest go with the temporary folder
         targets, frames = gather(target_dir, sampling, frames_dir, progress=progress)

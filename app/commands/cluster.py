@@ -7,8 +7,8 @@ import typer
 
 from reid.app.options import (ClusteringOptions, ContextOptions, DetectorOptions, EncoderOptions, JsonOpt, MergeOpt,
                               ResultDirOpt, SeedOpt, VideoOptions, grouped)
-from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, shorten, table, when
-from reid.io.files import check_new_folder
+from reid.app.output import console, print_json, progress_bar, report_copies, report_no_face, report_skipped, shorten, table, when
+from reid.io.files import check_new_folder, check_outside
 
 
 @grouped
@@ -29,6 +29,7 @@ def cluster(
     from reid.io.inputs import frames_folder
     if result_dir is not None:
         check_new_folder(result_dir)  # before the work, not after it
+        check_outside(result_dir, image_dir, "--result-dir", "IMAGE_DIR")
     found_faces = faces.load()
     around = context.load(found_faces)
     encoder = model.load()
@@ -41,6 +42,7 @@ def cluster(
             write_clusters(found, result_dir, progress=progress)
     report_skipped(found.failures)
     report_no_face(found.no_face, faces.detector)
+    report_copies(found.copies)
     if json_out:
         print_json(found.to_json())
         return

@@ -32,6 +32,8 @@ def detect(
             ("faces", summary["faces"]), ("no face", len(result.no_face)), ("unreadable", len(result.failures))]
     if min_score is not None:
         rows.append((f"dropped under --min-score {min_score:g}", result.below_min_score))
+    if result.outside_image:
+        rows.append(("boxes outside the image, left out", result.outside_image))
     console.print(table(f"{faces.detector} on {image_dir}", ["", ""], rows))
     if out is not None:
         console.print(f"crops and detections.json in {out}")

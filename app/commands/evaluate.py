@@ -7,7 +7,7 @@ import typer
 
 from reid.app.options import (ClusteringOptions, ContextOptions, DetectorOptions, EncoderOptions, ForceOpt, JsonOpt, MergeOpt,
                               ThresholdOpt, grouped)
-from reid.app.output import console, print_json, progress_bar, report_no_face, report_skipped, table, warn
+from reid.app.output import console, print_json, progress_bar, report_copies, report_no_face, report_skipped, table, warn
 from reid.errors import ReidError
 from reid.io.files import check_replaceable
 
@@ -47,6 +47,7 @@ def evaluate(
         result = run_evaluation(dataset_dir, encoder, progress=progress, **options)
     report_skipped(result.failures)
     report_no_face(result.no_face, faces.detector)
+    report_copies(result.copies)
     if report is not None:
         write_report(result, report)
     if json_out:
@@ -77,9 +78,12 @@ def _per_title(dataset_dir: Path, model, json_out: bool, **options) -> None:
                     "left_out": left_out})
         return
     columns = ["top-1", "EER", "best F1", "AMI", "NMI", "ARI"]
-    rows = [(t, r.n_images, r.n_characters, *(f"{v:.3f}" for v in title_metrics(r).values()))
+    def shown(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"  # a title whose characters have one face each
+
+    rows = [(t, r.n_images, r.n_characters, *map(shown, title_metrics(r).values()))
             for t, r in results.items()]
     rows.append((f"mean of {len(results)}", sum(r.n_images for r in results.values()), "",
-                 *(f"{v:.3f}" for v in mean.values())))
+                 *map(shown, mean.values())))
     console.print(table(f"{model.name} on {dataset_dir}, per title{' (grey)' if options.get('grayscale') else ''}",
                         ["title", "faces", "characters", *columns], rows))

@@ -17,11 +17,37 @@ from PIL import Image, PngImagePlugin
 from reid.errors import ReidError
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def _lines_of_key(text: str, key: str) -> list[int]:
+    """The lines where ``key`` is written as an object key (as json.dumps writes it; enough to point at them)."""
+    pattern = re.compile(re.escape(json.dumps(key, ensure_ascii=False)) + r"\s*:")
+    return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
+
+
 def read_json(path: Path, *, what: str, error: type[Exception]) -> Any:
-    """Parse a JSON file; every way it can fail becomes one ``error`` naming the file."""
+    """Parse a JSON file; every way it can fail becomes one ``error`` naming the file. A key given twice in one
+    object is refused: JSON parsers keep the last and silently drop the first."""
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark (Windows editors) is fine
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is fine
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        lines = _lines_of_key(text, exc.key)
+        where = f" (lines {' and '.join(map(str, lines))})" if len(lines) > 1 else ""
+        raise error(f"{path}: the key {exc.key!r} appears twice{where}; keep one of them") from None
     except FileNotFoundError:
         raise error(f"{path}: {what} not found") from None
     except IsADirectoryError:
@@ -64,6 +90,15 @@ def check_output_folder(folder: Path) -> Path:
     folder = Path(folder)
     _check_folder(folder, folder)
     return folder
+
+
+def check_outside(output: Path, source: Path, output_option: str, source_option: str) -> None:
+    """Refuse an output folder equal to or inside the folder a command reads: its next run would read its own
+    output back (``source`` inside ``output`` is fine)."""
+    inside = output.resolve() == source.resolve() or output.resolve().is_relative_to(source.resolve())
+    if inside:
+        raise ReidError(f"{output}: {output_option} is inside {source_option} {source}, so a re-run would read its "
+                        f"own output; choose a folder outside it (nothing was written)")
 
 
 def check_new_folder(folder: Path) -> Path:
@@ -177,13 +212,18 @@ def is_reid_png(path: Path) -> bool:
 def copy_without_overwrite(src: Path, dest_dir: Path) -> Path:
     """Copy ``src`` into ``dest_dir``; an existing file of that name is kept and the copy gets a suffix, unless
     it is identical to ``src`` (a re-run into the same folder): then that file is the copy."""
+    return copy_or_reuse(src, dest_dir)[0]
+
+
+def copy_or_reuse(src: Path, dest_dir: Path) -> tuple[Path, bool]:
+    """``copy_without_overwrite``, and whether it made a new file (False: an identical one was there)."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     for n in range(10_000):
         earlier = dest_dir / (src.name if n == 0 else f"{src.stem}-{n}{src.suffix}")
         if not earlier.exists():
             break
         if filecmp.cmp(src, earlier, shallow=False):
-            return earlier
+            return earlier, False
     fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".reid-copy.", suffix=".tmp")
     os.close(fd)
     try:
@@ -192,13 +232,13 @@ def copy_without_overwrite(src: Path, dest_dir: Path) -> Path:
             dest = dest_dir / (src.name if n == 0 else f"{src.stem}-{n}{src.suffix}")
             try:
                 os.link(tmp, dest)  # fails if dest exists: no check-then-write race
-                return dest
+                return dest, True
             except FileExistsError:
                 continue
             except OSError:  # file systems without hard links
                 if not dest.exists():
                     os.replace(tmp, dest)
-                    return dest
+                    return dest, True
         raise FileExistsError(f"{dest_dir}: too many files named like {src.name}")
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from reid.errors import ImageLoadError, ReidError
 from reid.progress import Progress
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".avif", ".bmp", ".gif", ".tif", ".tiff"})
 MAX_PIXELS_ENV = "REID_MAX_PIXELS"
 DEFAULT_MAX_PIXELS = 80_000_000  # an A3 page at 600 dpi is about 70 MP
 
@@ -26,14 +26,16 @@ def max_pixels() -> int:
 
 
 def list_images(folder: str | os.PathLike, *, recursive: bool = False) -> list[Path]:
-    """Image files in ``folder`` (by extension, sorted); other files are ignored."""
+    """Image files in ``folder`` (by extension, sorted); other files are ignored. A link to a missing file is
+    listed, so that reading it reports it instead of it vanishing without a word."""
     folder = Path(folder)
     if not folder.exists():
         raise ReidError(f"{folder}: folder does not exist")
     if not folder.is_dir():
         raise ReidError(f"{folder}: is a file, not a folder of images")
     pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(p for p in folder.glob(pattern)
+                  if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or (p.is_symlink() and not p.exists())))
 
 
 def require_images(folder: str | os.PathLike, *, recursive: bool = False) -> list[Path]:
@@ -61,6 +63,8 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     except ImageLoadError:
         raise
     except FileNotFoundError:
+        if path.is_symlink():
+            raise ImageLoadError(path, f"a link to {os.readlink(path)}, which does not exist; fix or remove the link") from None
         raise ImageLoadError(path, "file not found") from None
     except IsADirectoryError:
         raise ImageLoadError(path, "is a folder, not an image") from None

@@ -4,6 +4,7 @@ sampled frames (``reid.io.video``)."""
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -85,3 +86,25 @@ def labelled_images(dataset_dir: str | Path, exclude: Sequence[str] = ()) -> lis
         raise ReidError(f"{dataset_dir}: needs at least two sub-folders of images{selection}, one per character "
                         f"(found {len(characters)})")
     return pairs
+
+
+def identical_files(paths: Sequence[Path]) -> list[list[Path]]:
+    """Groups of byte-identical files among ``paths`` (each path once, first-seen order), two or more to a group.
+    Only files that share a size are read, so a folder without copies costs one ``stat`` a file."""
+    by_size: dict[int, list[Path]] = {}
+    for path in dict.fromkeys(paths):
+        try:
+            by_size.setdefault(path.stat().st_size, []).append(path)
+        except OSError:  # gone, or a video frame already removed: nothing to compare
+            continue
+    groups: dict[tuple[int, str], list[Path]] = {}
+    for size, same_size in by_size.items():
+        if len(same_size) < 2:
+            continue
+        for path in same_size:
+            try:
+                digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+            except OSError:
+                continue
+            groups.setdefault((size, digest), []).append(path)
+    return [group for group in groups.values() if len(group) > 1]

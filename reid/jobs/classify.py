@@ -6,7 +6,9 @@ threshold is the one calibrated on the enrollment for the mode (``reid.search.op
 
 from __future__ import annotations
 
+import filecmp
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -21,7 +23,8 @@ from reid.progress import NoProgress, Progress
 from reid.models.encoders.base import Encoder
 from reid.search.enrollment import UNKNOWN, Enrolled
 from reid.errors import ImageLoadError, ReidError
-from reid.io.files import check_output_folder, check_replaceable, copy_without_overwrite, safe_folder_name, write_json_atomic
+from reid.io.files import (check_outside, check_output_folder, check_replaceable, copy_or_reuse, folder_lock,
+                           safe_folder_name, write_json_atomic)
 from reid.search.open_set import Calibration
 from reid.search.ranking import Mode, rank_characters
 from reid.io.result_files import CLASSIFICATION_JSON, EMBEDDINGS, save_embeddings
@@ -78,7 +81,8 @@ class Classification:
         """``absolute`` paths for the result folder's file, which must still name the images from elsewhere."""
         matches = [asdict(m) for m in self.matches]
         if absolute:
-            matches = [{**m, "path": str(Path(m["path"]).absolute())} for m in matches]
+            matches = [{**m, "path": str(Path(m["path"]).absolute()),
+                        "copied_to": str(Path(m["copied_to"]).absolute()) if m["copied_to"] else None} for m in matches]
         for m in matches:  # a frame file may be temporary: the video and the time name the face
             if m["video"] is not None:
                 frame = m.pop("copied_to")
@@ -151,31 +155,88 @@ def check_closed_set(closed_set: bool, threshold: float | None) -> None:
 def copy_into_folders(result: Classification, result_dir: Path, *, progress: Progress | None = None) -> None:
     """COPY (never move) each image into ``result_dir/<character>/<its relative path>``; existing files are
     never overwritten. An image with several faces goes into each of its characters' folders once. Then
-    ``classification.json`` and ``embeddings.npy`` (for ``reid review``) replace an earlier run's."""
-    result_dir = check_result_dir(result_dir)
+    ``classification.json`` and ``embeddings.npy`` (for ``reid review``) replace an earlier run's, and the copies
+    that run made and this one did not are removed, so the folders and the JSON agree. Two runs into one folder
+    take turns; an interrupted run removes the copies it made and leaves the earlier result as it was."""
+    result_dir = check_output_folder(result_dir)
     progress = progress or NoProgress()
-    progress.start(len(result.matches), "copying")
-    copied: dict[tuple[str, str], str] = {}
-    for match in result.matches:
-        key = (match.path, match.character)
-        if key not in copied:
-            folder = result_dir / safe_folder_name(match.character) / Path(match.relative_path).parent
-            copied[key] = str(copy_without_overwrite(Path(match.path), folder))
-        match.copied_to = copied[key]
-        progress.advance(1)
-    if result.vectors is not None:
-        save_embeddings(result_dir / EMBEDDINGS, result.vectors)
-    else:
-        (result_dir / EMBEDDINGS).unlink(missing_ok=True)  # an earlier run's rows would not match these
-    write_json_atomic(result_dir / CLASSIFICATION_JSON, result.to_json(absolute=True))
+    with folder_lock(result_dir, exclusive=True):
+        check_result_dir(result_dir)  # again: a run that held the lock may have written here meanwhile
+        earlier = earlier_copies(result_dir)
+        progress.start(len(result.matches), "copying")
+        copied: dict[tuple[str, str], Path] = {}
+        made: list[Path] = []
+        try:
+            for match in result.matches:
+                key = (match.path, match.character)
+                if key not in copied:
+                    folder = result_dir / safe_folder_name(match.character) / Path(match.relative_path).parent
+                    copied[key], new = copy_or_reuse(Path(match.path), folder)
+                    made += [copied[key]] if new else []
+                match.copied_to = str(copied[key])
+                progress.advance(1)
+        except BaseException:
+            for path in made:
+                path.unlink(missing_ok=True)
+            raise
+        kept = {Path(os.path.abspath(path)) for path in copied.values()}
+        remove_copies({copy: source for copy, source in earlier.items() if copy not in kept}, result_dir)
+        if result.vectors is not None:
+            save_embeddings(result_dir / EMBEDDINGS, result.vectors)
+        else:
+            (result_dir / EMBEDDINGS).unlink(missing_ok=True)  # an earlier run's rows would not match these
+        write_json_atomic(result_dir / CLASSIFICATION_JSON, result.to_json(absolute=True))
 
 
-def check_result_dir(result_dir: Path) -> Path:
-    """Fail before the work: ``result_dir`` can be written, and holds no file of ours' names that reid did not write."""
+def check_result_dir(result_dir: Path, target_dir: Path | None = None) -> Path:
+    """Fail before the work: ``result_dir`` can be written, is not inside ``target_dir`` (a re-run would classify
+    its own copies), and holds no file of ours' names that reid did not write."""
+    if target_dir is not None and not Path(target_dir).is_file():
+        check_outside(Path(result_dir), Path(target_dir), "--result-dir", "--target-dir")
     result_dir = check_output_folder(result_dir)
     for name in (CLASSIFICATION_JSON, EMBEDDINGS):
         check_replaceable(result_dir / name, ours=_ours, option="--result-dir")
     return result_dir
+
+
+def earlier_copies(result_dir: Path) -> dict[Path, Path | None]:
+    """The copies an earlier run listed in ``result_dir/classification.json`` (absolute paths inside
+    ``result_dir``), each with the image it copied (None for a video frame, whose file was temporary)."""
+    path = result_dir / CLASSIFICATION_JSON
+    if not path.exists() or not _ours(path):
+        return {}
+    matches = json.loads(path.read_text(encoding="utf-8")).get("matches")
+    root = Path(os.path.abspath(result_dir))
+    found: dict[Path, Path | None] = {}
+    for match in matches if isinstance(matches, list) else []:
+        if not isinstance(match, dict):
+            continue
+        copy, source = match.get("copied_to") or match.get("frame"), None if "frame" in match else match.get("path")
+        if isinstance(copy, str) and (source is None or isinstance(source, str)):
+            copy_path = Path(os.path.abspath(result_dir / copy))  # ".." folded, so it cannot climb out
+            if copy_path.is_relative_to(root) and copy_path != root:  # a hand-edited JSON cannot point elsewhere
+                found[copy_path] = Path(source) if source is not None else None
+    return found
+
+
+def remove_copies(copies: dict[Path, Path | None], result_dir: Path) -> None:
+    """Remove earlier copies that are still what was copied (identical to their image; a frame: as written), then
+    the folders they leave empty. A file that was changed since is the user's now and stays."""
+    root = Path(os.path.abspath(result_dir))
+    for copy, source in copies.items():
+        try:
+            if source is not None and not filecmp.cmp(source, copy, shallow=False):
+                continue  # changed since: the user's file now
+            copy.unlink()
+        except OSError:  # already gone, or its image is (then the copy may be the only one left): keep it
+            continue
+        for folder in copy.parents:
+            if folder == root or not folder.is_relative_to(root):
+                break
+            try:
+                folder.rmdir()
+            except OSError:  # not empty
+                break
 
 
 def _ours(path: Path) -> bool:

@@ -18,7 +18,7 @@ from reid.progress import NoProgress, Progress
 from reid.models.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
 from reid.io.files import copy_without_overwrite, save_image_atomic, staged_folder, write_json_atomic
-from reid.io.inputs import gather
+from reid.io.inputs import gather, identical_files
 from reid.io.result_files import CLUSTERS_JSON, EMBEDDINGS, save_embeddings
 from reid.render.timeline import TIMELINE, timeline_picture
 from reid.io.video import Frames, Sampling
@@ -66,6 +66,7 @@ class FolderClusters:
     tracks: list[Track] | None = None  # faces linked across the frames of a shot; clustered as one
     step: float = 0.0  # seconds one sampled frame stands for
     frames_final: Path | None = None  # where the frame files will be once the result is written
+    copies: list[list[Path]] = field(default_factory=list)  # byte-identical images, each group's files
 
     def labels(self) -> list[str] | None:
         """The sub-folder each face's image is in, when every image is in one (a labelled folder)."""
@@ -142,7 +143,7 @@ class FolderClusters:
                 "groups": self.groups(absolute),
                 "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures],
                 "no_face": [str(p) for p in self.no_face], "composition": self.composition(),
-                **self._video_json()}
+                "copies": [[str(p) for p in group] for group in self.copies], **self._video_json()}
 
     def _video_json(self) -> dict:
         if self.frames is None:
@@ -183,9 +184,10 @@ def cluster_folder(image_dir: Path, encoder: Encoder, *, method: str = "hdbscan"
             labels[track.rows] = label
         clustering = Clustering(labels, clustering.method, clustering.reduced_to)
     step = (sampling.every or 0.0) if sampling is not None else 0.0
+    images = [p for p in embedded.paths if frames is None or frames.of(p) is None]  # a still shot repeats its frames
     return FolderClusters(embedded.paths, clustering, embedded.failures, embedded.boxes, embedded.no_face,
                           detector.margin if detector is not None else 0.0, Path(image_dir), embedded.vectors,
-                          frames, tracks, step, frames_final)
+                          frames, tracks, step, frames_final, identical_files(images))
 
 
 def write_clusters(found: FolderClusters, result_dir: Path, *, progress: Progress | None = None) -> None:

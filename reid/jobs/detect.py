@@ -6,11 +6,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reid.models.contract import detect_checked, report_dropped
 from reid.models.detectors.base import Box, Detector, crop
 from reid.progress import NoProgress, Progress
 from reid.io.images import readable_images
 from reid.errors import ImageLoadError
-from reid.io.files import check_new_folder, save_image_atomic, staged_folder, write_json_atomic
+from reid.io.files import check_new_folder, check_outside, save_image_atomic, staged_folder, write_json_atomic
 from reid.io.inputs import frames_folder, gather
 from reid.io.video import Frames, Sampling
 
@@ -25,6 +26,7 @@ class Detections:
     frames: Frames | None = None  # when videos were read
     min_score: float | None = None  # boxes scoring under it were dropped
     below_min_score: int = 0
+    outside_image: int = 0  # boxes the detector returned with no area inside the image, left out
 
     def name(self, path: Path) -> str:
         """An image's path; a video frame as ``video#t=SECONDS`` (a W3C media fragment)."""
@@ -45,7 +47,7 @@ class Detections:
                 "detection_rate": self.rate(),
                 "boxes": {self.name(p): [b.to_json() for b in boxes] for p, boxes in self.faces.items()},
                 "scores": {self.name(p): [round(b.score, 4) for b in boxes] for p, boxes in self.faces.items()},
-                "min_score": self.min_score, "below_min_score": self.below_min_score,
+                "min_score": self.min_score, "below_min_score": self.below_min_score, "outside_image": self.outside_image,
                 "no_face": [self.name(p) for p in self.no_face], "crops": self.crops,
                 "skipped": [{"path": str(f.path), "reason": f.reason} for f in self.failures]}
 
@@ -60,6 +62,7 @@ def detect_folder(image_dir: Path, detector: Detector, *, out: Path | None = Non
     progress = progress or NoProgress()
     if out is not None:
         check_new_folder(out)
+        check_outside(out, image_dir, "--out", "IMAGE_DIR")
     with frames_folder(None) as (frames_dir, _):
         paths, frames = gather(image_dir, sampling, frames_dir, progress=progress)
         if out is None:
@@ -78,7 +81,8 @@ def _detect(paths: list[Path], image_dir: Path, detector: Detector, out: Path | 
         result.failures += frames.failures
     stems = Counter((path.parent, path.stem) for path in paths)
     for path, image in readable_images(paths, result.failures, progress):
-        found = detector.detect(image)
+        found, left_out = detect_checked(detector, image)
+        result.outside_image += left_out
         result.faces[path] = [box for box in found if min_score is None or box.score >= min_score]
         result.below_min_score += len(found) - len(result.faces[path])
         # a.png and a.jpg side by side would make the same crop names: those keep their suffix
@@ -90,4 +94,5 @@ def _detect(paths: list[Path], image_dir: Path, detector: Detector, out: Path | 
             save_image_atomic(crop(image, box, detector.margin), out / name)
             source = {"source": info.video, "time": info.time} if info is not None else {"source": str(path)}
             result.crops[name] = {**source, "box": box.to_json(), "score": round(box.score, 4)}
+    report_dropped(detector, result.outside_image)
     return result

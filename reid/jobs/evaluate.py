@@ -16,7 +16,7 @@ from reid.progress import NoProgress, Progress
 from reid.models.encoders.base import Encoder
 from reid.errors import ImageLoadError, ReidError
 from reid.io.images import list_images
-from reid.io.inputs import labelled_images
+from reid.io.inputs import identical_files, labelled_images
 
 
 @dataclass
@@ -36,11 +36,11 @@ class Evaluation:
     n_images: int
     n_characters: int
     threshold: float
-    top1: float
-    eer: float
-    eer_threshold: float
-    verification: dict[str, float]
-    best_f1: dict[str, float]
+    top1: float | None  # None, like the verification metrics below, when no character has two faces
+    eer: float | None
+    eer_threshold: float | None
+    verification: dict[str, float] | None
+    best_f1: dict[str, float] | None
     clustering_runs: list[dict[str, float]]
     failures: list[ImageLoadError] = field(default_factory=list)
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # true -> nearest neighbour's character -> faces
@@ -54,6 +54,8 @@ class Evaluation:
     no_face: list[Path] = field(default_factory=list)
     grayscale: bool = False
     pairs: dict = field(default_factory=dict)  # verification pairs: how many, how many scored, sampled or not
+    not_computed: dict[str, str] = field(default_factory=dict)  # metric -> why it could not be computed
+    copies: list[list[str]] = field(default_factory=list)  # byte-identical images, each group's files
 
     def clustering_summary(self) -> dict[str, dict[str, float]]:
         keys = self.clustering_runs[0].keys() if self.clustering_runs else []
@@ -85,12 +87,19 @@ class Evaluation:
         """The headline metrics as (name, value) text, as the CLI table and the HTML report show them."""
         v, c = self.verification, self.clustering_summary()
         runs = len(self.clustering_runs)
+        if v is None or self.best_f1 is None or self.eer is None or self.top1 is None:
+            verification = [(name, "-") for name in ("top-1 (leave-one-out)", "EER", f"F1 at threshold {self.threshold:.2f}",
+                                                     "best F1 (any threshold)")]
+            verification.append(("not computed", f"top-1, EER and F1: {next(iter(self.not_computed.values()), '')}"))
+        else:
+            verification = [
+                ("top-1 (leave-one-out)", f"{self.top1:.3f}"),
+                ("EER", f"{self.eer:.3f} (at score {self.eer_threshold:.3f})"
+                        + (f", from {self.pairs['scored']:,} of {self.pairs['pairs']:,} pairs" if self.pairs.get("sampled") else "")),
+                (f"F1 at threshold {self.threshold:.2f}", f"{v['f1']:.3f} (precision {v['precision']:.3f}, recall {v['recall']:.3f})"),
+                ("best F1 (any threshold)", f"{self.best_f1['f1']:.3f} (at score {self.best_f1['threshold']:.3f})")]
         return [
-            ("top-1 (leave-one-out)", f"{self.top1:.3f}"),
-            ("EER", f"{self.eer:.3f} (at score {self.eer_threshold:.3f})"
-                    + (f", from {self.pairs['scored']:,} of {self.pairs['pairs']:,} pairs" if self.pairs.get("sampled") else "")),
-            (f"F1 at threshold {self.threshold:.2f}", f"{v['f1']:.3f} (precision {v['precision']:.3f}, recall {v['recall']:.3f})"),
-            ("best F1 (any threshold)", f"{self.best_f1['f1']:.3f} (at score {self.best_f1['threshold']:.3f})"),
+            *verification,
             *[(f"{k.upper()} ({self.method}, {runs} runs)", f"{s['mean']:.3f} ± {s['std']:.3f}")
               for k, s in c.items() if k in ("ami", "nmi", "ari")],
             ("clusters found (mean)", f"{c['clusters']['mean']:.1f} for {self.n_characters} characters"),
@@ -101,7 +110,8 @@ class Evaluation:
         return {
             "encoder": self.encoder, "images": self.n_images, "characters": self.n_characters,
             "threshold": self.threshold, "top1": self.top1, "eer": self.eer, "eer_threshold": self.eer_threshold,
-            **{f"{k}_at_threshold": v for k, v in self.verification.items()}, "best_f1": self.best_f1,
+            **{f"{k}_at_threshold": (self.verification or {}).get(k) for k in ("precision", "recall", "f1")},
+            "best_f1": self.best_f1, "not_computed": self.not_computed, "copies": self.copies,
             "grayscale": self.grayscale,
             "clustering": self.clustering_summary(), "clustering_runs": self.clustering_runs,
             "per_character": self.per_character(),
@@ -145,8 +155,16 @@ def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, metho
     threshold = encoder.threshold if threshold is None else threshold
     pairs = metrics.verification_pairs(vectors, labels)
     scores, same, weights = pairs.scores, pairs.same, pairs.weights
-    eer, eer_threshold = metrics.equal_error_rate(scores, same, weights)
     confusion, mistakes = _neighbour_analysis(labels, vectors, embedded)
+    not_computed = {}
+    if same.any():
+        eer, eer_threshold = metrics.equal_error_rate(scores, same, weights)
+        verification, best = metrics.verification_at(scores, same, threshold, weights), metrics.best_f1(scores, same, weights)
+        top1 = 1 - len(mistakes) / len(labels)
+    else:  # every character has one face: no face has a right answer to find
+        eer = eer_threshold = verification = best = top1 = None
+        not_computed = {metric: "no character has two faces, so there is no same-character pair"
+                        for metric in ("top1", "eer", "f1_at_threshold", "best_f1")}
     progress = progress or NoProgress()
     progress.start(runs, "clustering runs")
     runs_out = []
@@ -157,9 +175,9 @@ def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, metho
                          "noise": clustering.n_noise / len(labels)})
         progress.advance(1)
     return Evaluation(
-        encoder.name, len(labels), len(set(labels)), threshold, top1=1 - len(mistakes) / len(labels), eer=eer,
-        eer_threshold=eer_threshold, verification=metrics.verification_at(scores, same, threshold, weights),
-        best_f1=metrics.best_f1(scores, same, weights), pairs=pairs.describe(),
+        encoder.name, len(labels), len(set(labels)), threshold, top1=top1, eer=eer,
+        eer_threshold=eer_threshold, verification=verification, best_f1=best, pairs=pairs.describe(),
+        not_computed=not_computed, copies=[[str(p) for p in group] for group in identical_files(embedded.paths)],
         clustering_runs=runs_out, failures=embedded.failures, confusion=confusion,
         mistakes=mistakes, score_histogram=metrics.score_histogram(scores, same, weights=weights),
         dataset=str(dataset_dir),
@@ -171,10 +189,10 @@ def evaluate(dataset_dir: str | Path, encoder: Encoder, *, runs: int = 10, metho
 PER_TITLE_METRICS = ("top1", "eer", "best_f1", "ami", "nmi", "ari")
 
 
-def title_metrics(result: Evaluation) -> dict[str, float]:
+def title_metrics(result: Evaluation) -> dict[str, float | None]:
     """The numbers averaged over titles: top-1, EER, best F1 and the clustering scores (means over runs)."""
     clustering = result.clustering_summary()
-    return {"top1": result.top1, "eer": result.eer, "best_f1": result.best_f1["f1"],
+    return {"top1": result.top1, "eer": result.eer, "best_f1": result.best_f1["f1"] if result.best_f1 else None,
             **{k: clustering[k]["mean"] for k in ("ami", "nmi", "ari")}}
 
 
@@ -198,6 +216,8 @@ def evaluate_titles(dataset_dir: str | Path, encoder: Encoder, *, progress: Prog
     return results, left_out
 
 
-def mean_over_titles(results: dict[str, Evaluation]) -> dict[str, float]:
+def mean_over_titles(results: dict[str, Evaluation]) -> dict[str, float | None]:
+    """Each metric's mean over the titles that have it (None where none has)."""
     per_title = [title_metrics(r) for r in results.values()]
-    return {k: float(np.mean([m[k] for m in per_title])) for k in PER_TITLE_METRICS}
+    means = {k: [m[k] for m in per_title if m[k] is not None] for k in PER_TITLE_METRICS}
+    return {k: float(np.mean(values)) if values else None for k, values in means.items()}

@@ -57,15 +57,16 @@ def _figure(face: dict, caption: str, margin: float) -> str:
            f'<span class="muted">{escape(where)}</span></figcaption></figure>'
 
 
-def histogram_svg(histogram: dict[str, list], threshold: float, eer_threshold: float,
+def histogram_svg(histogram: dict[str, list], threshold: float, eer_threshold: float | None,
                   width: int = 720, height: int = 260) -> str:
     """Same- and different-character pair scores, each as a share of its own pairs, with the threshold
-    (solid) and the EER point (dashed) marked."""
+    (solid) and the EER point (dashed; none without same-character pairs) marked."""
     edges, same, different = histogram["edges"], histogram["same"], histogram["different"]
     left, right, top, bottom = 50, 20, 44, 40  # the legend row sits above the plot
     plot_w, plot_h = width - left - right, height - top - bottom
+    marks = [(threshold, "")] + ([(eer_threshold, ' stroke-dasharray="5,4"')] if eer_threshold is not None else [])
     # the axis spans the scores and both marks, so a threshold outside every score still shows where it lies
-    lo, hi = min(edges[0], threshold, eer_threshold), max(edges[-1], threshold, eer_threshold)
+    lo, hi = min(edges[0], *(s for s, _ in marks)), max(edges[-1], *(s for s, _ in marks))
     shares = {name: [c / max(1, sum(counts)) for c in counts] for name, counts in (("same", same), ("different", different))}
     peak = max(max(shares["same"], default=0), max(shares["different"], default=0)) or 1.0
 
@@ -90,7 +91,9 @@ def histogram_svg(histogram: dict[str, list], threshold: float, eer_threshold: f
                  'text-anchor="middle">share of pairs</text>')
     # the marks are named in a legend row above the plot, never beside the lines: the two often lie close together
     legend = [("rect", "#3a7", f"same character ({sum(same)} pairs)"), ("rect", "#d55", f"different characters ({sum(different)} pairs)"),
-              ("line", "", f"threshold {threshold:.3f}"), ("dash", "", f"EER point {eer_threshold:.3f}")]
+              ("line", "", f"threshold {threshold:.3f}")]
+    if eer_threshold is not None:
+        legend.append(("dash", "", f"EER point {eer_threshold:.3f}"))
     at = left
     for kind, colour, label in legend:
         if kind == "rect":
@@ -100,7 +103,7 @@ def histogram_svg(histogram: dict[str, list], threshold: float, eer_threshold: f
             parts.append(f'<line x1="{at}" x2="{at + 14}" y1="13" y2="13" stroke="#222"{dash}/>')
         parts.append(f'<text x="{at + 18}" y="17">{escape(label)}</text>')
         at += 18 + 6.2 * len(label) + 16
-    for score, dash in ((threshold, ""), (eer_threshold, ' stroke-dasharray="5,4"')):
+    for score, dash in marks:
         parts.append(f'<line x1="{x(score):.1f}" x2="{x(score):.1f}" y1="{top}" y2="{top + plot_h}" stroke="#222"{dash}/>')
     parts.append("</svg>")
     return "\n".join(parts)

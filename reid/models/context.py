@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import numpy as np
 from PIL import Image
 
+from reid.models.contract import embed_checked
 from reid.models.detectors.base import Box, Detector, crop
 from reid.models.encoders.fusion import concatenate, fusion_scales
 from reid.errors import ReidError
@@ -52,11 +53,11 @@ class BodyContext:
         scales = fusion_scales([self.face_weight, self.body_weight])
         chunks, views = [], iter(views)
         while chunk := list(itertools.islice(views, encoder.batch_size)):
-            faces = encoder.embed([face for face, _ in chunk])
+            faces = embed_checked(encoder, [face for face, _ in chunk])
             bodies = np.zeros_like(faces)
             present = [k for k, (_, body) in enumerate(chunk) if body is not None]
             if present:
-                bodies[present] = encoder.embed([chunk[k][1] for k in present])
+                bodies[present] = embed_checked(encoder, [chunk[k][1] for k in present])
             chunks.append(concatenate([faces, bodies], scales))
         if not chunks:
             return np.zeros((0, 2 * encoder.embedding_dim), dtype=np.float32)

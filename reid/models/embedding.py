@@ -11,6 +11,7 @@ from PIL import Image, ImageOps
 
 from reid.choices import NoFace
 from reid.models.context import BodyContext, body_views
+from reid.models.contract import detect_checked, embed_checked, report_dropped
 from reid.models.detectors.base import Box, Detector, crop
 from reid.models.encoders.base import Encoder
 from reid.errors import ImageLoadError
@@ -59,12 +60,17 @@ def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress |
     faceless: list[Path] = []
     whole: set[Path] = set()
     fallback = NoFace(no_face) == NoFace.whole and context is None
+    dropped = 0
 
     def faces() -> Iterator:
+        nonlocal dropped
         for path, image in readable_images(paths, failures, progress):
             if grayscale:
                 image = ImageOps.grayscale(image).convert("RGB")
-            found = [None] if detector is None else detector.detect(image)
+            found: list = [None]
+            if detector is not None:
+                found, left_out = detect_checked(detector, image)
+                dropped += left_out
             if not found:
                 faceless.append(path)
                 if fallback:  # still a picture of someone: the whole image stands in for the face
@@ -79,8 +85,12 @@ def embed_paths(encoder: Encoder, paths: Sequence[Path], *, progress: Progress |
                 yield from (views(face) if views is not None else [face])
 
     if context is not None:
-        return Embedded(ok, context.embed(encoder, faces()), failures, boxes, faceless)
-    vectors = encoder.embed(faces())
+        vectors = context.embed(encoder, faces())
+        report_dropped(detector, dropped)
+        return Embedded(ok, vectors, failures, boxes, faceless)
+    vectors = embed_checked(encoder, faces())
+    if detector is not None:
+        report_dropped(detector, dropped)
     if views is None:
         return Embedded(ok, vectors, failures, boxes, faceless, whole=whole)
     per_face = vectors.reshape(len(ok), -1, vectors.shape[1]) if ok else vectors[:, None]

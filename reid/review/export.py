@@ -14,6 +14,7 @@ from reid.io.files import (check_new_folder, check_replaceable, check_writable, 
                          safe_folder_name, save_image_atomic, staged_folder, write_json_atomic, write_text_atomic)
 from reid.review.result import ReviewResult
 from reid.review.state import ReviewState
+from reid.search.enrollment import UNKNOWN, folder_clash, is_reserved
 
 LABEL_COLUMNS = ["path", "left", "top", "right", "bottom", "group", "name", "status"]
 
@@ -40,13 +41,21 @@ def export(result: ReviewResult, state: ReviewState, path: str | Path) -> Export
 
 
 def characters(state: ReviewState) -> dict[str, list[int]]:
-    """Faces per character name; clusters given one name (in any case) are one character."""
-    by_folder: dict[str, tuple[str, list[int]]] = {}
+    """Faces per character name; clusters given one name (in any case) are one character. Names that differ but
+    would make one folder (``a/b`` and ``a_b``), or the folder of faces that match nobody, are refused."""
+    by_name: dict[str, tuple[str, list[int]]] = {}
     for group in state.ordered():
         if group.is_character:
-            name, faces = by_folder.setdefault(safe_folder_name(group.name).casefold(), (group.name, []))
+            if is_reserved(group.name):
+                raise ReidError(f"cluster {group.key} is named {group.name!r}, which would be the folder {UNKNOWN!r} "
+                                "of faces that match nobody; rename it (nothing was written)")
+            name, faces = by_name.setdefault(group.name.casefold(), (group.name, []))
             faces += group.faces
-    return dict(by_folder.values())
+    clash = folder_clash(name for name, _ in by_name.values())
+    if clash:
+        raise ReidError(f"the names {clash[0]!r} and {clash[1]!r} would share the folder {safe_folder_name(clash[1])!r}; "
+                        "rename one of those clusters (nothing was written)")
+    return dict(by_name.values())
 
 
 def export_enrollment(result: ReviewResult, state: ReviewState, json_path: Path) -> Export:

@@ -59,12 +59,13 @@ def load_result(folder: str | Path) -> ReviewResult:
     data = read_json(path, what=f"{kind} result", error=ReidError)
     try:
         faces, groups, names = (_clusters if kind == "cluster" else _classification)(data)
+        margin = float(data.get("margin") or 0.0)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ReidError(f"{path}: not the layout reid writes ({type(exc).__name__}: {exc}); pass a result folder "
                         "written by reid, unedited") from None
     notes: list[str] = []
     vectors = _embeddings(folder / EMBEDDINGS, len(faces), notes)
-    return ReviewResult(folder, kind, faces, groups, names, float(data.get("margin") or 0.0), vectors,
+    return ReviewResult(folder, kind, faces, groups, names, margin, vectors,
                         hashlib.sha256(path.read_bytes()).hexdigest()[:16], notes)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from reid.search.enrollment import UNKNOWN
+from reid.search.enrollment import UNKNOWN, is_reserved
 from reid.errors import ReidError
 from reid.review.result import NOISE, ReviewResult
 from reid.review.store import Action
@@ -81,8 +81,9 @@ class ReviewState:
             name = " ".join(str(payload.get("name", "")).split())
             if len(name) > MAX_NAME:
                 raise ReidError(f"a name of at most {MAX_NAME} characters, please")
-            if name.casefold() == UNKNOWN:
-                raise ReidError(f"{UNKNOWN!r} is what classify calls a face that matches nobody; choose another name")
+            if is_reserved(name):
+                raise ReidError(f"{name!r} would be the folder {UNKNOWN!r}, what classify calls a face that matches "
+                                "nobody; choose another name")
             return {"group": group.key, "name": name}
         if kind == "merge":
             into = self.require(payload["into"])

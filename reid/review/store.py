@@ -28,6 +28,28 @@ CREATE TABLE actions (
 """
 
 
+def _text(value) -> bool:
+    return isinstance(value, str)
+
+
+def _texts(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _faces(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+
+#: each kind of action's payload as the review page records it: field -> check
+PAYLOADS = {
+    "name": {"group": _text, "name": _text},
+    "merge": {"into": _text, "groups": _texts},
+    "move": {"faces": _faces, "to": _text},
+    "split": {"group": _text, "parts": lambda v: isinstance(v, list) and all(map(_faces, v)), "into": _texts},
+    "not_character": {"group": _text, "value": lambda v: isinstance(v, bool)},
+}
+
+
 @dataclass(frozen=True)
 class Action:
     id: int
@@ -70,7 +92,11 @@ class DecisionStore:
             problem = conn.execute("PRAGMA quick_check").fetchone()[0]
         if problem != "ok":
             raise ReidError(f"{self.path}: damaged ({problem}); {self._advice}")
-        version = int(meta.get("schema_version", 0))
+        try:
+            version = int(meta.get("schema_version", 0))
+        except ValueError:
+            raise ReidError(f"{self.path}: damaged (schema version {meta.get('schema_version')!r} is not a number); "
+                            f"{self._advice}") from None
         if version > SCHEMA_VERSION:
             raise ReidError(f"{self.path}: written by a newer reid (schema {version}, this one reads "
                             f"{SCHEMA_VERSION}); upgrade reid")
@@ -93,13 +119,33 @@ class DecisionStore:
             if row is None:
                 return None
             conn.execute("UPDATE actions SET undone = 1 WHERE id = ?", (row[0],))
-        return Action(row[0], row[1], json.loads(row[2]), row[3], True)
+        return self._action(*row, True)
 
     def actions(self, *, include_undone: bool = False) -> list[Action]:
         where = "" if include_undone else "WHERE undone = 0"
         with self._connect() as conn:
             rows = conn.execute(f"SELECT id, kind, payload, at, undone FROM actions {where} ORDER BY id").fetchall()
-        return [Action(r[0], r[1], json.loads(r[2]), r[3], bool(r[4])) for r in rows]
+        return [self._action(*row) for row in rows]
+
+    def _action(self, id: int, kind, payload, at, undone=False) -> Action:
+        """A stored row as an Action, checked field by field: a database edited by hand or damaged is named in one
+        line, not a traceback in the middle of a replay."""
+        def damaged(what: str) -> ReidError:
+            return ReidError(f"{self.path}: damaged: action {id} {what}; {self._advice}")
+
+        fields = PAYLOADS.get(kind) if isinstance(kind, str) else None
+        if fields is None:
+            raise damaged(f"is of an unknown kind {kind!r}")
+        try:
+            data = json.loads(payload) if isinstance(payload, (str, bytes)) else None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise damaged(f"({kind}) does not hold a JSON object")
+        for name, valid in fields.items():
+            if not valid(data.get(name)):
+                raise damaged(f"({kind}) has a wrong or missing {name!r}: {str(data.get(name))[:40]!r}")
+        return Action(id, kind, data, str(at), bool(undone))
 
 
 def _now() -> str:

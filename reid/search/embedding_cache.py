@@ -92,15 +92,21 @@ class EmbeddingCache:
             self.db.execute("DELETE FROM embedding")
 
     def lookup(self, wanted: dict[Path, Signature]) -> dict[Path, np.ndarray]:
-        """The cached faces x views x dim of each file in ``wanted`` whose size and mtime still match."""
+        """The cached faces x views x dim of each file in ``wanted`` whose size and mtime still match. A damaged row
+        (bytes that do not fill its shape, fields of the wrong type) is a miss: that file is embedded again."""
         by_name = {str(p): (p, s) for p, s in wanted.items()}
         found: dict[Path, np.ndarray] = {}
         try:
             for name, size, mtime_ns, faces, views, dim, data in self.db.execute("SELECT * FROM embedding"):
                 hit = by_name.get(name)
                 if hit is not None and hit[1] == (size, mtime_ns):
-                    found[hit[0]] = np.frombuffer(data, dtype=STORED).reshape(faces, views, dim).astype(np.float32)
-        except (sqlite3.Error, ValueError) as exc:  # ValueError: a row whose shape does not match its bytes
+                    try:
+                        vectors = np.frombuffer(data, dtype=STORED).reshape(faces, views, dim).astype(np.float32)
+                    except (ValueError, TypeError):
+                        continue
+                    if np.isfinite(vectors).all():
+                        found[hit[0]] = vectors
+        except sqlite3.Error as exc:
             raise ReidError(f"{self.path}: the embedding cache cannot be read ({exc}); delete it and enroll again") from None
         return found
 

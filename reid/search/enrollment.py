@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 from PIL import Image
@@ -52,27 +53,43 @@ def read_enrollment(path: str | Path) -> dict[str, Path]:
     for name, folder in data.items():
         if not isinstance(folder, str) or not folder:
             raise ReidError(f"{path}: character {name!r} must map to a folder path string, like {example}")
-        if name.strip().lower() == UNKNOWN:
-            raise ReidError(f"{path}: {UNKNOWN!r} is reserved for faces that match nobody; rename that character")
+        if is_reserved(name):
+            raise ReidError(f"{path}: {name!r} would be the folder {UNKNOWN!r}, which is reserved for faces that "
+                            "match nobody; rename that character")
         enrollment[name] = (path.parent / folder).resolve()
     _refuse_shared(path, enrollment)
     return enrollment
+
+
+def is_reserved(name: str) -> bool:
+    """True for a character name whose folder would be classify's folder of faces that match nobody."""
+    return safe_folder_name(name).casefold() == UNKNOWN
+
+
+def folder_clash(names: Iterable[str]) -> tuple[str, str] | None:
+    """The first two names that would make one character folder (case-insensitive file systems merge case too)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        cleaned = safe_folder_name(name).casefold()
+        if cleaned in seen:
+            return seen[cleaned], name
+        seen[cleaned] = name
+    return None
 
 
 def _refuse_shared(path: Path, enrollment: dict[str, Path]) -> None:
     """Two characters with one folder of references, or with names that make one result folder, would be
     one character in all but name."""
     seen_folder: dict[Path, str] = {}
-    seen_name: dict[str, str] = {}
     for name, folder in enrollment.items():
         if folder in seen_folder:
             raise ReidError(f"{path}: {seen_folder[folder]!r} and {name!r} both point at {folder}; give each "
                             "character its own folder of references")
-        cleaned = safe_folder_name(name).casefold()  # case-insensitive file systems would merge them too
-        if cleaned in seen_name:
-            raise ReidError(f"{path}: {seen_name[cleaned]!r} and {name!r} would share the result folder "
-                            f"{safe_folder_name(name)!r}; rename one of them")
-        seen_folder[folder], seen_name[cleaned] = name, name
+        seen_folder[folder] = name
+    clash = folder_clash(enrollment)
+    if clash:
+        raise ReidError(f"{path}: {clash[0]!r} and {clash[1]!r} would share the result folder "
+                        f"{safe_folder_name(clash[1])!r}; rename one of them")
 
 
 def reference_files(enrollment: dict[str, Path]) -> list[tuple[str, Path]]:
@@ -211,9 +228,12 @@ def _reuse(index_path: Path, sources: dict, head: bool) -> Enrolled | None:
         return None  # a missing or damaged cache is rebuilt, not fatal
     if not _matching(saved.meta, sources) or (head and not _matching(head_meta, sources)):
         return None
-    skipped = [ImageLoadError(path, reason) for path, reason in saved.meta.get("skipped", [])]
-    dropped = [Dropped(**d) for d in saved.meta.get("dropped", [])]
-    calibration = {**_calibrations(saved.meta), **_calibrations(head_meta)}
+    try:
+        skipped = [ImageLoadError(path, str(reason)) for path, reason in saved.meta.get("skipped", [])]
+        dropped = [Dropped(**d) for d in saved.meta.get("dropped", [])]
+        calibration = {**_calibrations(saved.meta), **_calibrations(head_meta)}
+    except (TypeError, ValueError, KeyError, AttributeError):  # a label map edited by hand: rebuilt like a damaged one
+        return None
     return Enrolled(saved, index_path, True, skipped, dropped, calibration, fitted,
                     head_path_for(index_path) if head else None, saved.meta.get("small", []))
 

@@ -87,6 +87,8 @@ class CharacterHead:
                 head.coef_, head.intercept_ = saved["coef"], saved["intercept"]
                 head.classes_ = saved["classes"]
                 meta = json.loads(str(saved["meta"]))
-        except (OSError, ValueError, KeyError) as exc:
+            if not isinstance(meta, dict) or head.coef_.ndim != 2 or len(head.classes_) != len(head.coef_):
+                raise ValueError("its fields do not fit together")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ReidError(f"{path}: unreadable classifier head ({exc}); delete it and run `reid enroll --head` again") from None
         return head, meta

@@ -320,6 +320,8 @@ class ReferenceIndex:
         try:
             with folder_lock(path.parent, exclusive=False):  # never part of a set that is being replaced
                 label_map = json.loads(label_map_path(path).read_text(encoding="utf-8"))
+                if not isinstance(label_map, dict):
+                    raise ValueError("the label map is not a JSON object")
                 if label_map.get("format") != FORMAT_VERSION:
                     raise ReidError(f"{path}: written by an earlier version of reid; run `reid enroll --rebuild`")
                 index = faiss.read_index(str(path), _MMAP[label_map.get("kind", IndexKind.exact.value)])
@@ -328,7 +330,11 @@ class ReferenceIndex:
                     projection = columns["projection"] if "projection" in columns else None
                 sums = _digest(path), _digest(columns_path(path))
             characters = label_map.pop("characters")
-        except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
+            if not isinstance(characters, list) or not all(isinstance(c, str) for c in characters):
+                raise ValueError("its characters are not a list of names")
+            if label_ids.dtype.kind not in "iu" or (len(label_ids) and not 0 <= label_ids.min() <= label_ids.max() < len(characters)):
+                raise ValueError("its label column does not point at its characters")
+        except (RuntimeError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ReidError(f"{path}: unreadable index or label map ({exc}); delete its files and run `reid enroll` again") from None
         if index.ntotal != len(label_ids) or len(centroids) != len(characters):
             raise ReidError(f"{path}: index holds {index.ntotal} vectors but its label map {len(label_ids)}; run `reid enroll` again")

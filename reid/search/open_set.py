@@ -40,7 +40,15 @@ class Calibration:
 
     @classmethod
     def from_json(cls, data: dict | None) -> "Calibration | None":
-        return cls(**data) if isinstance(data, dict) else None
+        """The saved calibration; ValueError when a field is missing or of the wrong type (a file edited by hand)."""
+        if not isinstance(data, dict):
+            return None
+        calibration = cls(**data)
+        numbers = [calibration.known_kept, calibration.strangers_rejected, calibration.auroc, calibration.known,
+                   calibration.strangers] + ([] if calibration.threshold is None else [calibration.threshold])
+        if not all(type(v) in (int, float) for v in numbers) or not isinstance(calibration.reason, str):
+            raise ValueError(f"calibration fields of the wrong type: {data}")
+        return calibration
 
 
 def _folds(labels: np.ndarray, folds: int, rng: np.random.Generator) -> Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]:

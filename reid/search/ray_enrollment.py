@@ -51,13 +51,14 @@ class ShardEmbedder:
         self.encoder = load_encoder(encoder, device=device, batch_size=batch_size)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from reid.models.contract import embed_checked
         from reid.progress import NoProgress
         from reid.io.images import readable_images
 
         paths = [Path(p) for p in batch["path"]]
         failures: list[ImageLoadError] = []
         opened = list(readable_images(paths, failures, NoProgress()))
-        vectors = self.encoder.embed(image for _, image in opened)
+        vectors = embed_checked(self.encoder, [image for _, image in opened])
         row = {str(path): vector.tobytes() for (path, _), vector in zip(opened, vectors)}
         error = {str(f.path): f.reason for f in failures}
         return {"path": batch["path"], "character": batch["character"],

@@ -95,6 +95,7 @@ def _artworks(folder: Path | None, boxes_from: str | None, progress) -> tuple[li
         return [], []
     if boxes_from is None:
         raise ReidError("--artworks needs --boxes-from: a detector to find the faces in them")
+    from reid.models.contract import detect_checked
     from reid.models.detectors import load_detector
     from reid.io.images import readable_images
     from reid.io.images import require_images
@@ -103,7 +104,7 @@ def _artworks(folder: Path | None, boxes_from: str | None, progress) -> tuple[li
     paths = require_images(folder, recursive=True)
     progress.start(len(paths), f"finding faces in the illustrations ({boxes_from})")
     for _, image in readable_images(paths, failures, progress):
-        boxes = finder.detect(image)
+        boxes, _ = detect_checked(finder, image)  # a box outside the illustration teaches nothing
         if not boxes:  # a face it misses would be taught as "no face"
             continue
         scale = min(1.0, 1024 / max(image.size))

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from reid.models.encoders.trained import read_tensors
-from reid.errors import ImageLoadError, ReidError
+from reid.errors import ImageLoadError, ReidError, cause
 from reid.io.files import write_atomic, write_json_atomic, write_text_atomic
 from reid.training.curve import draw_loss_curve
 
@@ -91,20 +91,31 @@ class TrainingRun:
         if missing:
             raise ReidError(f"{self.checkpoint_path}: not a reid checkpoint (no {', '.join(sorted(missing))}); "
                             "start a new run in a new --out")
+        for key, kind in (("settings", dict), ("model", dict), ("optimizer", dict), ("scheduler", dict), ("rng", dict),
+                          ("epoch", int), ("extra", dict)):
+            if not isinstance(state.get(key, {}), kind) or isinstance(state.get(key), bool):
+                raise self._damaged(f"{key} is of type {type(state.get(key)).__name__}, not {kind.__name__}")
         changed = sorted(k for k in set(state["settings"]) | set(self.settings)
                          if state["settings"].get(k) != self.settings.get(k))
         if changed:
             differences = ", ".join(f"{k} {state['settings'].get(k)} then, {self.settings.get(k)} now" for k in changed)
             raise ReidError(f"{self.checkpoint_path}: was made with other settings ({differences}); "
                             "resume with the same options or start a new --out")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        random.setstate(_python_state(state["rng"]["python"]))
-        name, keys, *rest = state["rng"]["numpy"]
-        np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
-        torch.set_rng_state(state["rng"]["torch"])
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            random.setstate(_python_state(state["rng"]["python"]))
+            name, keys, *rest = state["rng"]["numpy"]
+            np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+            torch.set_rng_state(state["rng"]["torch"])
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            raise self._damaged(cause(exc)) from None
         return state["epoch"], state.get("extra", {})
+
+    def _damaged(self, what: str) -> ReidError:
+        return ReidError(f"{self.checkpoint_path}: a damaged reid checkpoint ({what}); start a new run in a new --out, "
+                         "or move it aside to start this one over")
 
     def save_checkpoint(self, epoch: int, model, optimizer, scheduler, extra: dict | None = None) -> None:
         state = {"epoch": epoch, "settings": self.settings, "model": model.state_dict(),
@@ -119,7 +130,17 @@ class TrainingRun:
     def records(self) -> list[dict[str, Any]]:
         if not self.log_path.is_file():
             return []
-        return [json.loads(line) for line in self.log_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = []
+        for number, line in enumerate(self.log_path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                record = json.loads(line) if line.strip() else None
+            except ValueError:
+                record = False
+            if record is False or (record is not None and not isinstance(record, dict)):
+                raise ReidError(f"{self.log_path}: line {number} is not a record reid wrote; remove that line, or "
+                                "start a new run in a new --out")
+            records += [record] if record is not None else []
+        return records
 
     def write_weights(self, state_dict: dict[str, torch.Tensor], filename: str = "weights.pt") -> Path:
         """The trained state dict in fp16: half the size; embeddings keep cosine > 0.9999 to fp32 (measured)."""
@@ -146,6 +167,9 @@ class BestEpoch:
         self.path = out / self.FILE
         self.epoch = (state or {}).get("best_epoch")
         self.eer = (state or {}).get("best_eer", float("inf"))
+        if not (self.epoch is None or type(self.epoch) is int) or type(self.eer) not in (int, float):
+            raise ReidError(f"{out / CHECKPOINT}: a damaged reid checkpoint (best epoch {self.epoch!r}, EER "
+                            f"{self.eer!r}); start a new run in a new --out, or move it aside to start this one over")
 
     def offer(self, epoch: int, eer: float, model: torch.nn.Module) -> None:
         if eer < self.eer:

@@ -1,6 +1,7 @@
 """Hostile conditions (issue 15): tampered caches, crashing plugins, full disks, read-only folders."""
 
 import errno
+import json
 import os
 import random
 import signal
@@ -210,11 +211,15 @@ def _leftovers(folder: Path) -> list[Path]:
 
 @pytest.mark.slow
 def test_signals_at_random_moments_end_with_one_line_and_leave_nothing_half_written(tmp_path):
-    """SIGINT and SIGTERM sent to `reid cluster` and `reid enroll` at random points: exit 130 / 143 with one
-    line (or a normal finish), no temporary file, a result folder complete or absent, an index old or new."""
+    """SIGINT and SIGTERM sent to `reid cluster`, `reid enroll` and `reid classify` at random points: exit 130 / 143
+    with one line (or a normal finish), no temporary file, a cluster result complete or absent, an index old or
+    new, a classify result folder whose copies are the ones its classification.json lists."""
     write_dataset(tmp_path, characters=3, per_character=5, size=48, seed=3)
     enroll = ["enroll", tmp_path / "enroll.json", "--encoder", "color_texture", "--rebuild"]
     cluster = ["cluster", tmp_path / "targets", "--encoder", "color_texture", "--umap-dim", "0"]
+    sorted_into = tmp_path / "sorted"
+    classify = ["classify", "--enroll", tmp_path / "enroll.json", "--target-dir", tmp_path / "targets", "--encoder",
+                "color_texture", "-m", "Any", "--result-dir", sorted_into]
     started = time.monotonic()
     first = _reid(*enroll)
     assert first.wait(timeout=120) == 0, first.stderr.read()
@@ -224,11 +229,11 @@ def test_signals_at_random_moments_end_with_one_line_and_leave_nothing_half_writ
     rng = random.Random()
     seed = rng.randrange(1 << 30)
     rng.seed(seed)
-    for attempt in range(4):
+    for attempt in range(6):
         signum = rng.choice([signal.SIGINT, signal.SIGTERM])
         delay = rng.uniform(0.3, duration * 1.1)
         out = tmp_path / f"clusters{attempt}"
-        command = enroll if attempt % 2 else [*cluster, "--result-dir", out]
+        command = [[*cluster, "--result-dir", out], enroll, [*classify, *(["--closed-set"] if attempt % 2 else [])]][attempt % 3]
         process = _reid(*command)
         time.sleep(delay)
         process.send_signal(signum)
@@ -241,6 +246,10 @@ def test_signals_at_random_moments_end_with_one_line_and_leave_nothing_half_writ
         if command[0] == "cluster":
             # a signal between the result's rename into place and the exit finds it finished: complete or absent
             assert (out / "clusters.json").is_file() or (process.returncode and not out.exists()), context
+        if command[0] == "classify" and (sorted_into / "classification.json").is_file():
+            listed = {m["copied_to"] for m in json.loads((sorted_into / "classification.json").read_text())["matches"]}
+            there = {str(p.absolute()) for p in sorted_into.rglob("*.png")}
+            assert there == listed, context
 
 
 @pytest.mark.slow

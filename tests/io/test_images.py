@@ -47,3 +47,20 @@ def test_huge_image_is_refused_before_decoding(tmp_path, monkeypatch):
 def test_transparency_is_flattened_on_white(tmp_path):
     image = load_image(png(tmp_path / "clear.png", mode="RGBA", colour=(255, 0, 0, 0)))
     assert image.mode == "RGB" and image.getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_avif_files_are_read_and_a_dangling_link_is_reported_not_dropped(tmp_path):
+    from reid.io.images import readable_images
+    from reid.progress import NoProgress
+
+    Image.new("RGB", (16, 16), (200, 10, 10)).save(tmp_path / "a.png")
+    (tmp_path / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    try:
+        Image.new("RGB", (16, 16), (10, 200, 10)).save(tmp_path / "b.avif")
+    except (KeyError, OSError):  # a Pillow built without AVIF: the file is still listed, and reported when read
+        (tmp_path / "b.avif").write_bytes(b"\x00\x00\x00\x1cftypavif")
+    assert [p.name for p in list_images(tmp_path)] == ["a.png", "b.avif", "gone.png"]
+    failures = []
+    read = [p.name for p, _ in readable_images(list_images(tmp_path), failures, NoProgress())]
+    assert "a.png" in read and [f.path.name for f in failures if "link" in f.reason] == ["gone.png"]
+    assert "nowhere.png, which does not exist" in str(failures[-1])

@@ -303,3 +303,36 @@ def test_a_split_needs_the_embeddings_and_two_faces(review_result):
     (result / "embeddings.npy").unlink()
     response = client(Review(result)).get("/groups/cluster_00/split")
     assert response.status_code == 404 and "embeddings.npy" in response.text
+
+
+@pytest.mark.parametrize("sql, said", [
+    ("UPDATE actions SET payload = '{broken'", "does not hold a JSON object"),
+    ("UPDATE actions SET payload = 'null'", "does not hold a JSON object"),
+    ("UPDATE actions SET payload = '[1, 2]'", "does not hold a JSON object"),
+    ("UPDATE actions SET payload = '{\"group\": 3, \"name\": \"Aoi\"}'", "wrong or missing 'group'"),
+    ("UPDATE actions SET payload = '{\"group\": \"cluster_00\"}'", "wrong or missing 'name'"),
+    ("UPDATE actions SET kind = 'explode'", "unknown kind 'explode'"),
+    ("UPDATE meta SET value = 'one' WHERE key = 'schema_version'", "schema version 'one' is not a number"),
+])
+def test_a_review_database_edited_by_hand_is_one_line(review_result, tmp_path, cli, sql, said):
+    import sqlite3
+
+    folder, _ = review_result
+    Review(folder).act("name", {"group": "cluster_00", "name": "Kiiro"})
+    with sqlite3.connect(folder / "review.sqlite") as db:
+        db.execute(sql)
+    result = cli("review", folder, "--export", tmp_path / "l.csv", ok=False)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 1 and len(lines) == 1 and said in lines[0] and "move" in lines[0], result.stderr
+
+
+def test_a_review_name_that_would_be_the_unknown_folder_or_share_one_is_refused(review_result, tmp_path):
+    folder, _ = review_result
+    review = Review(folder)
+    with pytest.raises(ReidError, match="would be the folder 'unknown'"):
+        review.act("name", {"group": "cluster_00", "name": "unknown."})
+    review.act("name", {"group": "cluster_00", "name": "a/b"})
+    review.act("name", {"group": "cluster_01", "name": "a_b"})
+    with pytest.raises(ReidError, match="'a/b' and 'a_b' would share the folder 'a_b'"):
+        review.export(tmp_path / "e.json")
+    assert not (tmp_path / "e.json").exists() and not (tmp_path / "a_b").exists()

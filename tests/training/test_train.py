@@ -269,3 +269,22 @@ def test_resume_never_runs_code_from_a_checkpoint_and_names_a_foreign_one(cli, t
     torch.save({"epoch": 1}, out / "checkpoint.pt")
     foreign = cli(*args, ok=False)
     assert foreign.exit_code == 1 and "not a reid checkpoint" in foreign.stderr
+
+
+@pytest.mark.parametrize("edit, said", [
+    (lambda s: {**s, "settings": [1, 2]}, "settings is of type list, not dict"),
+    (lambda s: {**s, "epoch": "2"}, "epoch is of type str, not int"),
+    (lambda s: {**s, "rng": {}}, "KeyError"),
+    (lambda s: {**s, "extra": {"best_epoch": "one", "best_eer": 0.1}}, "best epoch 'one'"),
+])
+def test_a_checkpoint_of_the_wrong_types_is_one_line(cli, tmp_path, references, edit, said):
+    options = dict(epochs=2, batch_size=8, input_size=32, embedding_dim=8, seed=3)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train_metric(references, out, progress=StopAtEpoch("epoch 2/2"), **options)
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    torch.save(edit(state), out / "checkpoint.pt")
+    result = cli("train", "metric", references, "--out", out, "--resume", "--epochs", "2", "--batch-size", "8",
+                 "--input-size", "32", "--embedding-dim", "8", "--seed", "3", ok=False)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 1 and "damaged reid checkpoint" in lines[-1] and said in lines[-1], result.stderr

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 from PIL import Image
 
+from reid.models.contract import embed_checked
 from reid.models.encoders.base import Encoder
 from reid.errors import ReidError
 
@@ -58,7 +59,7 @@ class FusedEncoder(Encoder):
     def embed(self, images: Iterable[Image.Image], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
         chunks, images = [], iter(images)
         while chunk := list(itertools.islice(images, self.batch_size)):
-            chunks.append(concatenate([encoder.embed(chunk) for encoder, _ in self.parts], self.scales))
+            chunks.append(concatenate([embed_checked(encoder, chunk) for encoder, _ in self.parts], self.scales))
             progress and progress(len(chunk))
         if not chunks:
             return np.zeros((0, self.embedding_dim), dtype=np.float32)
