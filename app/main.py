@@ -37,6 +37,9 @@ def _plain_metavars(command) -> None:
         _plain_metavars(sub)
 
 
+HELP_ONLY = "reid.help_only"  # ctx.meta key: the command line asks for a help text, nothing runs
+
+
 class ReidGroup(TyperGroup):
     """Turns a ReidError, or an OSError from the file system (a full disk, a read-only folder), anywhere in a
     command into one ``error:`` line and exit code 1; SIGINT / SIGTERM into one line and exit code 130 / 143."""
@@ -46,6 +49,8 @@ class ReidGroup(TyperGroup):
         _plain_metavars(self)
 
     def invoke(self, ctx):
+        rest = [*ctx._protected_args, *ctx.args]  # what follows the group's own options; gone once it runs
+        ctx.meta[HELP_ONLY] = "--help" in rest[:rest.index("--")] if "--" in rest else "--help" in rest
         try:
             try:
                 with plugin_warnings_as_lines():
@@ -91,6 +96,8 @@ def main_options(
     plugin_dir: Annotated[Optional[list[Path]], typer.Option("--plugin-dir", "-p", help=f"Plugin directory to load (repeatable); also ${plugins.PLUGIN_PATH_ENV}.")] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
+    if ctx.meta.get(HELP_ONLY):  # a command's help needs no plugin, and loading them costs numpy and Pillow
+        return
     plugins.load_plugins(plugin_dir or [])
     if ctx.invoked_subcommand != "plugins":  # `reid plugins` shows them in its table
         for info in plugins.broken_plugins():

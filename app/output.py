@@ -5,17 +5,33 @@ from __future__ import annotations
 import json
 import warnings
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from reid.errors import ImageLoadError, PluginWarning
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
+
+
+class _Console:
+    """A rich Console made on first use: rich costs a third of `reid --help`'s time, and help does not print with it."""
+
+    def __init__(self, **options: Any):
+        self._options, self._console = options, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(highlight=False, **self._options)
+        return getattr(self._console, name)
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 
 def warn(message: str) -> None:
@@ -72,7 +88,9 @@ def report_no_face(paths: Iterable, detector: str | None, *, whole: bool = False
         warn(f"no face found in {path} by {detector}; {instead} ({hint})")
 
 
-def table(title: str | None, columns: list[str], rows: Iterable[Iterable[Any]]) -> Table:
+def table(title: str | None, columns: list[str], rows: Iterable[Iterable[Any]]) -> "Table":
+    from rich.table import Table
+
     out = Table(title=title, title_justify="left")
     for column in columns:
         out.add_column(column, overflow="fold")
@@ -84,7 +102,7 @@ def table(title: str | None, columns: list[str], rows: Iterable[Iterable[Any]]) 
 class RichProgress:
     """The library's Progress protocol as one rich bar per stage."""
 
-    def __init__(self, progress: Progress):
+    def __init__(self, progress: "Progress"):
         self._progress = progress
         self._task = None
 
@@ -104,6 +122,8 @@ class RichProgress:
 
 @contextmanager
 def progress_bar() -> Iterator[RichProgress]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as progress:
         yield RichProgress(progress)

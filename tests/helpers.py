@@ -25,6 +25,20 @@ class Cli:
         return json.loads(self(*args, "--json").stdout)
 
 
+def one_error_line(result, *needles):
+    """The command failed with exit code 1 and one ``error:`` line that holds each of ``needles``."""
+    assert result.exit_code == 1, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert str(needle) in lines[0]
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file under ``folder`` with its bytes, to tell that a command changed nothing."""
+    return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def write_plugin(directory: Path, code: str, config: dict | None = None) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "plugin.py").write_text(code)

@@ -7,7 +7,6 @@ import typer
 
 from reid.app.output import console
 from reid.errors import ReidError
-from reid.io.synthetic import write_dataset
 
 
 def sample_data(
@@ -19,5 +18,7 @@ def sample_data(
     """Draw a small set of made-up characters to try reid on: references, targets, enroll.json."""
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ReidError(f"{out_dir}: exists and is not empty; choose a new folder")
+    from reid.io.synthetic import write_dataset
+
     write_dataset(out_dir, characters=characters, per_character=per_character, seed=seed)
     console.print(f"wrote {out_dir}/references/<character>/, {out_dir}/targets/ and {out_dir}/enroll.json")

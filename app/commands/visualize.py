@@ -7,7 +7,6 @@ import typer
 
 from reid.app.options import ClusteringOptions, ContextOptions, DetectorOptions, EncoderOptions, ForceOpt, JsonOpt, SeedOpt, grouped
 from reid.app.output import console, print_json, progress_bar, report_no_face, warn
-from reid.models.clustering import check_method
 from reid.io.files import check_replaceable, is_reid_png
 
 
@@ -26,6 +25,8 @@ def visualize(
 ) -> None:
     """A UMAP 2-D map of the embeddings, coloured by cluster (and by character for a labelled folder)."""
     from reid.jobs.visualize import visualize as draw_map
+    from reid.models.clustering import check_method
+
     check_method(clustering.method)
     check_replaceable(out, ours=is_reid_png, force=force, option="--out")
     found = faces.load()

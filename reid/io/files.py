@@ -10,11 +10,12 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
-
-from PIL import Image, PngImagePlugin
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from reid.errors import ReidError
+
+if TYPE_CHECKING:  # Pillow loads when an image is written: `reid --help` needs none of it
+    from PIL import Image
 
 
 class _DuplicateKey(ValueError):
@@ -195,13 +196,17 @@ def write_json_atomic(path: Path, data: Any) -> Path:
 MADE_BY = ("Software", "reid")
 
 
-def save_image_atomic(image: Image.Image, path: Path) -> Path:
+def save_image_atomic(image: "Image.Image", path: Path) -> Path:
+    from PIL import PngImagePlugin
+
     mark = PngImagePlugin.PngInfo()
     mark.add_text(*MADE_BY)
     return write_atomic(path, lambda tmp: image.save(tmp, format="PNG", pnginfo=mark))
 
 
 def is_reid_png(path: Path) -> bool:
+    from PIL import Image
+
     try:
         with Image.open(path) as image:
             return image.format == "PNG" and image.info.get(MADE_BY[0]) == MADE_BY[1]

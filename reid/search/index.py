@@ -27,6 +27,7 @@ from typing import Any, Sequence
 
 import faiss
 import numpy as np
+from scipy import sparse
 
 from reid.errors import ReidError
 from reid.search.enrollment_files import columns_path, label_map_path
@@ -208,7 +209,10 @@ class IndexBuilder:
             raise ValueError("vectors and labels must have the same length")
         stored = self.project(vectors)
         self.index.add(stored)
-        np.add.at(self.sums, label_ids, stored)
+        # each character's sum as one sparse product: np.add.at scatters row by row, 25x the cost of faiss' add
+        one_hot = sparse.csr_matrix((np.ones(len(label_ids), np.float32), (label_ids, np.arange(len(label_ids)))),
+                                    shape=(len(self.characters), len(label_ids)))
+        self.sums += one_hot @ stored
         self.labels.append(label_ids)
         return self
 
@@ -243,8 +247,11 @@ class ReferenceIndex:
         builder = IndexBuilder(characters.tolist(), choose_kind(len(vectors), compact=compact, ivf_lists=ivf_lists),
                                references=len(vectors), ivf_lists=ivf_lists)
         builder.train(vectors[sample_rows(len(vectors))])
-        for start in range(0, len(vectors), 65536):
-            builder.add(vectors[start:start + 65536], label_ids[start:start + 65536])
+        # chunks bound the projected copies of a compact index; unprojected vectors are in memory already, and
+        # faiss copies its whole store again on each add that grows it
+        chunk = 65536 if builder.projection is not None else max(1, len(vectors))
+        for start in range(0, len(vectors), chunk):
+            builder.add(vectors[start:start + chunk], label_ids[start:start + chunk])
         return builder.finish(meta)
 
     @property

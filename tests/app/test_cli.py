@@ -10,17 +10,7 @@ from PIL import Image
 from reid.models.encoders import DEFAULT_ENCODER
 from reid.io.images import list_images
 
-
-def one_error_line(result, *needles):
-    assert result.exit_code == 1, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for needle in needles:
-        assert str(needle) in lines[0]
-
-
-def snapshot(folder: Path) -> dict:
-    return {str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+from helpers import one_error_line, snapshot
 
 
 # --- similarity -------------------------------------------------------------------------

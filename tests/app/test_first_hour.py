@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from test_cli import one_error_line
+from helpers import one_error_line
 
 
 def test_an_enrollment_json_with_a_byte_order_mark_is_read(cli, data):

@@ -15,7 +15,7 @@ from reid.search.head import CharacterHead, reference_views
 from reid.search.open_set import calibrate
 from reid.search.ranking import Mode
 
-from test_cli import one_error_line
+from helpers import one_error_line
 
 
 def clusters(characters: int, per_character: int, dim: int = 32, spread: float = 0.15, seed: int = 0):

@@ -9,7 +9,7 @@ from reid.search.ray_enrollment import read_shards  # noqa: E402
 from reid.models.encoders import load_encoder  # noqa: E402
 from reid.io.images import load_image  # noqa: E402
 from reid.search.index import IndexKind, ReferenceIndex  # noqa: E402
-from test_cli import one_error_line, snapshot  # noqa: E402
+from helpers import one_error_line, snapshot  # noqa: E402
 
 
 @pytest.mark.slow

@@ -2,9 +2,9 @@
 
 Opt-in (``$REID_BACKEND=onnx``, ``pip install 'reid[onnx]'``): ``benchmarks/inference_backends.py`` measured the
 network alone as fast as torch with folded batch norm and channels-last (the default), and the whole pipeline
-on 2 cores slower, its threads competing with the decoding pool's. The export is kept beside the plugin's
-weights (or in the user cache where that folder is read-only), keyed by the weights' hash and the torch and
-opset versions, and used only when its outputs equal torch's to ``TOLERANCE`` on a test batch."""
+on 2 cores slower, its threads competing with the decoding pool's. The export is kept in the user's cache folder
+(``$REID_CACHE_DIR``, else ``$XDG_CACHE_HOME/reid/onnx`` or ``~/.cache/reid/onnx``), keyed by the weights' hash and
+the torch and opset versions, and used only when its outputs equal torch's to ``TOLERANCE`` on a test batch."""
 
 from __future__ import annotations
 
@@ -46,13 +46,9 @@ def _key(weights: Path, input_size: int, extra: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _writable(folder: Path) -> bool:
-    return os.access(folder, os.W_OK)
-
-
 def _cache_file(weights: Path, key: str) -> Path:
-    beside = weights.parent / f"{weights.stem}.{key}.onnx"
-    return beside if _writable(weights.parent) or beside.exists() else user_cache() / beside.name
+    """In the user's cache, never beside the weights: a plugin directory may be installed, shared or the source tree."""
+    return user_cache() / f"{weights.stem}.{key}.onnx"
 
 
 class OnnxNetwork:
