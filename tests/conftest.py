@@ -26,6 +26,7 @@ def pytest_collection_modifyitems(config, items):
 def clean_plugins(monkeypatch):
     monkeypatch.delenv(plugins.PLUGIN_PATH_ENV, raising=False)
     monkeypatch.setenv("REID_DEVICE", "cpu")
+    monkeypatch.setenv("REID_BACKEND", "torch")  # no ONNX export per test; the ONNX tests ask for it themselves
     plugins.reset()
     yield
     plugins.reset()

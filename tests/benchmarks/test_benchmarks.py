@@ -88,3 +88,10 @@ def test_cluster_scale_measures_each_method_in_its_own_process(tmp_path):
     rows = json.loads((tmp_path / "c.json").read_text())
     assert [r["method"] for r in rows] == ["umap32 + hdbscan (default)", "knn_graph"] and "| 400 |" in out
     assert all(r["peak_mb"] > 0 and 0 <= r["ami"] <= 1 for r in rows)
+
+
+def test_speed_table_prints_each_target_beside_its_anchor(tmp_path):
+    out = run("speed_table.py", "--images", 16, "--pages", 1, "--references", 2000, "--json", tmp_path / "s.json")
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert "FLOP ceiling" in out and "faiss IndexFlatIP.add" in out and "animeface" in out
+    assert report["pipeline_torch_images_per_s"] > 0 and report["index_build_s"] > 0

@@ -92,12 +92,14 @@ def test_the_onnx_export_goes_to_the_user_cache_never_into_the_plugin_folder(wei
 
 
 def test_backend_choices_and_failures(weights, monkeypatch):
-    with pytest.raises(ReidError, match="choose one of torch, onnx"):
+    with pytest.raises(ReidError, match="choose one of auto, torch, onnx"):
         encoder(weights, "tensorrt", monkeypatch)
     monkeypatch.setattr("reid.models.encoders.trained.onnx_network", lambda *a, **k: (None, "ValueError: differs"))
     with pytest.raises(ReidError, match="ONNX Runtime cannot run it .ValueError: differs.; unset"):
         encoder(weights, "onnx", monkeypatch).embed(drawn(1))
     assert encoder(weights, "torch", monkeypatch).embed(drawn(1)).shape == (1, 64)
+    fallback = encoder(weights, "auto", monkeypatch)  # the default: torch where ONNX Runtime cannot run it
+    assert fallback.embed(drawn(1)).shape == (1, 64) and fallback._backend == "torch"
 
 
 def test_thread_pool_decoding_keeps_order_and_reports_bad_files(tmp_path):

@@ -73,8 +73,9 @@ class _Forward(nn.Module):
 
 
 class _WeightsFileEncoder(TorchEncoder):
-    """Loaded once and never trained: batch norm folded, channels-last on the CPU; ``$REID_BACKEND=onnx`` runs
-    it on ONNX Runtime on the CPU instead."""
+    """Loaded once and never trained: batch norm folded, channels-last on the CPU. On the CPU it runs on ONNX
+    Runtime where that is installed and matches torch (``$REID_BACKEND``: auto, the default; onnx insists; torch
+    never tries)."""
 
     def __init__(self, net: nn.Module, *, weights, name: str, input_size: int, mean, std, **kwargs):
         self.name = name
@@ -88,11 +89,13 @@ class _WeightsFileEncoder(TorchEncoder):
         self._backend = "torch" if self.device.type != "cpu" else backend_choice()
 
     def run_network(self, pixels: torch.Tensor) -> torch.Tensor:
-        if self._backend == "onnx" and self._onnx is None:  # exported (or read from the cache) at the first batch
+        if self._backend in ("onnx", "auto") and self._onnx is None:  # exported (or read from the cache) at the first batch
             network = {k: v for k, v in self.identity().items() if k not in ("weights_size", "weights_mtime_ns", "flip")}
             self._onnx, why = onnx_network(_Forward(self), self.weights, self.input_size,
                                            extra=json.dumps(network, sort_keys=True, default=str))
-            if self._onnx is None:
+            if self._onnx is None and self._backend == "auto":  # not installed, or not exact here: torch it is
+                self._backend = "torch"
+            elif self._onnx is None:
                 raise ReidError(f"{self.name}: ${BACKEND_ENV}=onnx, but ONNX Runtime cannot run it ({why}); unset "
                                 f"${BACKEND_ENV} to run it on torch")
         if self._onnx is not None:
