@@ -15,25 +15,11 @@ import json
 import os
 import random
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-
-def best_of(run, repeat: int) -> float:
-    run()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def peak_gflops() -> float:
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    return 2 * 2048 ** 3 / best_of(lambda: a @ b, 5) / 1e9
+from measure import best_of, peak_gflops  # benchmarks/measure.py, beside this script
 
 
 def main() -> None:

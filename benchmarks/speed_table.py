@@ -19,25 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from measure import best_of, peak_gflops  # benchmarks/measure.py, beside this script
+
 REID = "from reid.app.entry import main; main()"
-
-
-def best_of(run, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def ceiling_gflops() -> float:
-    """The best of several float32 2048 x 2048 matrix products on this process's threads."""
-    import torch
-
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    a @ b
-    return 2 * 2048 ** 3 / best_of(lambda: a @ b, 5) / 1e9
 
 
 def child_cpu(command: list[str], repeat: int = 5) -> float:
@@ -93,7 +77,6 @@ def pipeline_rate(paths: list[Path], backend: str) -> float:
 
     os.environ["REID_BACKEND"] = backend
     encoder = load_encoder(None)
-    embed_paths(encoder, paths[:32])  # warm: the ONNX export, the first allocations
     return len(paths) / best_of(lambda: embed_paths(encoder, paths), 2)
 
 
@@ -108,7 +91,6 @@ def network_rate(backend: str, batch: int = 32) -> float:
     metric = next(part for part, _ in getattr(fused, "parts", [(fused, 1.0)]) if hasattr(part, "weights"))
     pixels = torch.randn(batch, 3, metric.input_size, metric.input_size)
     with torch.no_grad():
-        metric.run_network(pixels)
         return batch / best_of(lambda: metric.run_network(pixels), 3)
 
 
@@ -175,7 +157,7 @@ def main() -> None:
             report[f"{label.replace(' ', '_')}_cpu_s"] = spent
             help_rows.append((f"`{label}`", f"{spent:.3f} CPU-s", f"empty python {empty:.3f} CPU-s", f"{spent / empty:.1f}x"))
 
-        gflops = ceiling_gflops()
+        gflops = peak_gflops()
         gflop, passes = passes_gflop()
         ceiling = gflops / (gflop * passes)
         for backend in ("torch", "onnx"):

@@ -45,12 +45,20 @@ class FcosDetector(Detector):
         import torch
         from torchvision.transforms.v2.functional import pil_to_tensor
 
+        # a large image is brought to the network's size by Pillow first (antialiased, on bytes, as the training
+        # pages were made), not as a float tensor of every pixel that the model's own transform would then shrink
+        seen = image.convert("RGB")
+        if max(seen.size) > self.input_size:
+            scale = self.input_size / max(seen.size)
+            seen = seen.resize((max(1, round(seen.width * scale)), max(1, round(seen.height * scale))),
+                               Image.Resampling.BILINEAR, reducing_gap=2.0)
+        sx, sy = image.width / seen.width, image.height / seen.height
         with torch.inference_mode():
-            found = self.model([pil_to_tensor(image.convert("RGB")).to(self.device).float().div_(255)])[0]
+            found = self.model([pil_to_tensor(seen).to(self.device).float().div_(255)])[0]
         boxes = []
         for (left, top, right, bottom), score in zip(found["boxes"].tolist(), found["scores"].tolist()):
-            box = Box(max(0, round(left)), max(0, round(top)), min(image.width, round(right)),
-                      min(image.height, round(bottom)), float(score))
+            box = Box(max(0, round(left * sx)), max(0, round(top * sy)), min(image.width, round(right * sx)),
+                      min(image.height, round(bottom * sy)), float(score))
             if box.right > box.left and box.bottom > box.top and box.right - box.left >= (self.min_face or 0):
                 boxes.append(box)
         return sorted(boxes, key=lambda b: -b.score)
