@@ -240,7 +240,8 @@ def test_signals_at_random_moments_end_with_one_line_and_leave_nothing_half_writ
         _, stderr = process.communicate(timeout=120)
         context = f"seed {seed}, {command[0]} {signal.Signals(signum).name} after {delay:.2f}s: {stderr!r}"
         assert process.returncode in (0, 128 + signum), context
-        assert "Traceback" not in stderr and stderr.count("\n") <= 1, context
+        said = [line for line in stderr.splitlines() if not line.startswith("warning: ")]  # a finished run's warnings
+        assert "Traceback" not in stderr and len(said) <= 1, context
         assert not _leftovers(tmp_path), context
         assert ReferenceIndex.load(index).size == references, context  # the old or the new one, complete
         if command[0] == "cluster":
