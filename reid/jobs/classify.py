@@ -201,11 +201,13 @@ def check_result_dir(result_dir: Path, target_dir: Path | None = None) -> Path:
 
 def earlier_copies(result_dir: Path) -> dict[Path, Path | None]:
     """The copies an earlier run listed in ``result_dir/classification.json`` (absolute paths inside
-    ``result_dir``), each with the image it copied (None for a video frame, whose file was temporary)."""
-    path = result_dir / CLASSIFICATION_JSON
-    if not path.exists() or not _ours(path):
+    ``result_dir``), each with the image it copied (None for a video frame, whose file was temporary). The file is
+    one reid wrote, or absent: ``check_result_dir`` has refused any other."""
+    try:
+        data = json.loads((result_dir / CLASSIFICATION_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return {}
-    matches = json.loads(path.read_text(encoding="utf-8")).get("matches")
+    matches = data.get("matches") if isinstance(data, dict) else None
     root = Path(os.path.abspath(result_dir))
     found: dict[Path, Path | None] = {}
     for match in matches if isinstance(matches, list) else []:
