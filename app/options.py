@@ -34,6 +34,8 @@ KeepOutliersOpt = Annotated[bool, typer.Option("--keep-outliers", help="Keep ref
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (UMAP).")]
 MergeOpt = Annotated[Optional[float], typer.Option("--merge-threshold", min=-1.0, max=1.0, help="Merge clusters whose mean embeddings have at least this cosine (start near 0.9). Default: no merging.")]
 NoFaceOpt = Annotated[NoFace, typer.Option("--no-face", case_sensitive=False, help="With --detector, an image with no face found is embedded whole, or skipped; both are listed.")]
+AdaptOpt = Annotated[bool, typer.Option("--adapt", help="Fine-tune the encoder's last layers on the references (minutes; see docs/classify.md).")]
+FollowAdaptOpt = Annotated[Optional[bool], typer.Option("--adapt/--no-adapt", show_default="as the enrollment was made", help="Use (and make, if needed) the encoder adapted to the references, or the base one.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output file that reid did not write.")]
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="Where the faiss index goes (its label map beside it). Default: ENROLL.<encoder>.faiss beside the JSON.")]
 IvfOpt = Annotated[int, typer.Option("--ivf", min=0, help="An IVF index with this many lists, for large reference sets (0: exact, or the compact index's own choice).")]

@@ -76,6 +76,19 @@ def report_references(lines: Iterable[str]) -> None:
         warn(line)
 
 
+def report_adaptation(adaptation: dict | None) -> None:
+    """One line on an enrollment that asked for --adapt: the adapted encoder in use, or why the base one is."""
+    if not adaptation:
+        return
+    folds = adaptation["folds"]
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in folds.items() if v is not None)
+    if adaptation["kept"]:
+        console.print(f"encoder adapted to the references ({adaptation['weights']}): on the enrollment's own folds "
+                      f"{scores} (--no-adapt: the base encoder)")
+    else:
+        console.print(f"adapting did not pay on the enrollment's own folds ({scores}): the base encoder is used")
+
+
 # what to try when a detector finds no face, per detector
 NO_FACE_HINTS = {"animeface": "--min-face 24 also scans for smaller faces",
                  "lbp_cascade": "--min-neighbors 3 finds more faces"}

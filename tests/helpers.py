@@ -126,3 +126,20 @@ import reid
 def register_encoders(register):
     reid.register_encoder_config(register, Path(__file__).with_name("config.json"))
 '''
+
+
+def save_metric_plugin(directory: Path, *, name: str = "tiny_metric", arch: str = "resnet18", dim: int = 16,
+                       config_dim: int | None = None, input_size: int = 64, fuse: list | None = None) -> Path:
+    """A plugin directory with an untrained metric network (fp16 weights, as shipped) and its config."""
+    import torch
+
+    from reid.models.networks.encoder_nets import MetricNet
+
+    torch.manual_seed(0)
+    net = MetricNet(embedding_dim=dim, arch=arch)
+    directory.mkdir(parents=True)
+    torch.save({k: v.half() for k, v in net.state_dict().items()}, directory / "weights.pt")
+    config = {"name": name, "architecture": "metric", "arch": arch, "weights": "weights.pt",
+              "embedding_dim": config_dim or dim, "input_size": input_size, "threshold": 0.7,
+              **({"fuse": fuse} if fuse else {})}
+    return write_plugin(directory, CONFIG_PLUGIN, config)

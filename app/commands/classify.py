@@ -6,10 +6,10 @@ from typing import Annotated
 import typer
 
 from reid.app.commands.enroll import check_inputs
-from reid.app.options import (ContextOptions, DetectorOptions, EncoderOptions, IndexOptions, JsonOpt, ModeOpt, NoFaceOpt,
-                              ResultDirOpt, ThresholdOpt, VideoOptions, grouped)
-from reid.app.output import (console, print_json, progress_bar, report_no_face, report_references, report_skipped,
-                             shorten, table, when)
+from reid.app.options import (ContextOptions, DetectorOptions, EncoderOptions, FollowAdaptOpt, IndexOptions, JsonOpt,
+                              ModeOpt, NoFaceOpt, ResultDirOpt, ThresholdOpt, VideoOptions, grouped)
+from reid.app.output import (console, print_json, progress_bar, report_adaptation, report_no_face, report_references,
+                             report_skipped, shorten, table, when)
 from reid.choices import Mode, NoFace
 
 
@@ -33,6 +33,7 @@ def classify(
     no_face: NoFaceOpt = NoFace.whole,
     context: ContextOptions = None,
     model: EncoderOptions = None,
+    adapt: FollowAdaptOpt = None,
     video: VideoOptions = None,
     json_out: JsonOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every face, not only the summary and the unknown ones.")] = False,
@@ -41,9 +42,13 @@ def classify(
 
     The default threshold is calibrated on the enrollment: some characters are left out in turn to play strangers. With --detector, each face of an illustration is classified."""
     from reid.jobs.classify import check_closed_set, check_result_dir, classify_paths, copy_into_folders
-    from reid.search.enrollment import UNKNOWN, enroll
+    from reid.search.adapted_enrollment import check_adaptable, enroll_as_asked
+    from reid.search.enrollment import UNKNOWN
     from reid.io.inputs import frames_folder, gather
     check_closed_set(closed_set, threshold)
+    if adapt:
+        check_adaptable(ivf_lists=index.ivf, compact=index.compact,
+                        context=None if context.context in (None, "face") else context.context)
     check_inputs(enrollment, index.index, index.force)
     sampling = video.sampling()
     if result_dir is not None:
@@ -54,8 +59,8 @@ def classify(
         found = faces.load()
         around = context.load(found)
         encoder = model.load()
-        enrolled = enroll(enrollment, encoder, detector=found, context=around, head=mode == Mode.head, progress=progress,
-                          **index.options())
+        enrolled, encoder = enroll_as_asked(enrollment, encoder, adapt=adapt, detector=found, context=around,
+                                            head=mode == Mode.head, progress=progress, **index.options())
         result = classify_paths(enrolled, encoder, targets, mode=mode, threshold=threshold, detector=found,
                                 context=around, root=target_dir, no_face=no_face, frames=frames,
                                 frame_step=sampling.every or 0.0, closed_set=closed_set, progress=progress)
@@ -79,6 +84,7 @@ def classify(
         console.print(f"calibration, leaving enrolled characters out in turn: at {c['threshold']:.3f} "
                       f"{c['strangers_rejected']:.0%} of {c['strangers']} stranger faces are unknown and "
                       f"{c['known_kept']:.0%} of {c['known']} held-back references keep a name (AUROC {c['auroc']:.3f})")
+    report_adaptation(enrolled.adaptation)
     unknown = sum(m.character == UNKNOWN for m in result.matches)
     if verbose:
         rows = [(shorten(m.relative_path, PATH_WIDTH) + (f" {m.box}" if m.box else " (whole)" if m.whole_image else ""),

@@ -5,8 +5,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from reid.app.options import EncoderOptions, IndexOptions, JsonOpt, grouped
-from reid.app.output import console, print_json, progress_bar, report_references, report_skipped, table
+from reid.app.options import AdaptOpt, EncoderOptions, IndexOptions, JsonOpt, grouped
+from reid.app.output import console, print_json, progress_bar, report_adaptation, report_references, report_skipped, table
 from reid.errors import ReidError
 
 EnrollArg = Annotated[Path, typer.Argument(help='Enrollment JSON: {"Character": "folder of reference images"}; relative folders resolve against the JSON\'s folder.')]
@@ -28,6 +28,7 @@ def enroll(
     index: IndexOptions = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed even if the saved index matches.")] = False,
     head: Annotated[bool, typer.Option("--head", help="Also fit the classifier head that `classify --mode Head` uses.")] = False,
+    adapt: AdaptOpt = False,
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="Embed on a Ray cluster ('auto': the one this machine joined, 'local': start one here); needs reid\\[ray].")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="With --ray: embedding actors (one GPU each where the cluster has GPUs).")] = 2,
     model: EncoderOptions = None,
@@ -36,16 +37,19 @@ def enroll(
     """Embed the reference images of an enrollment JSON into a faiss index, and calibrate "unknown" on them.
 
     Embeddings are cached beside the index, so adding or removing references embeds only the files that changed."""
-    from reid.search.enrollment import enroll as enroll_references
-    if ray is not None and (head or index.ivf or index.compact is False):
-        raise ReidError("--ray builds a compact index without a head; leave out --head, --ivf and --exact")
+    from reid.search.adapted_enrollment import check_adaptable, enroll_as_asked
+    if ray is not None and (head or adapt or index.ivf or index.compact is False):
+        raise ReidError("--ray builds a compact index without a head; leave out --head, --adapt, --ivf and --exact")
+    if adapt:
+        check_adaptable(ivf_lists=index.ivf, compact=index.compact)
     check_inputs(enrollment, index.index, index.force)
     encoder = model.load()
     if ray is not None:
         _enroll_on_ray(enrollment, encoder, index.index, ray, workers, index.force, json_out)
         return
     with progress_bar() as progress:
-        enrolled = enroll_references(enrollment, encoder, rebuild=rebuild, head=head, progress=progress, **index.options())
+        enrolled, encoder = enroll_as_asked(enrollment, encoder, adapt=adapt, rebuild=rebuild, head=head, progress=progress,
+                                            **index.options())
     report_skipped(enrolled.failures)
     report_references(enrolled.warnings())
     counts = enrolled.index.counts()
@@ -66,6 +70,7 @@ def enroll(
                   f"{len(enrolled.failures)} skipped, {len(enrolled.dropped)} left out as outliers")
     if enrolled.head_path:
         console.print(f"classifier head {enrolled.head_path}")
+    report_adaptation(enrolled.adaptation)
 
 
 def _enroll_on_ray(enrollment: Path, model, index: Path | None, address: str, workers: int, force: bool,

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 from PIL import Image
@@ -157,10 +157,15 @@ class Enrolled:
     head_path: Path | None = None
     small: list[list] = field(default_factory=list)  # [path, width, height] of references under MIN_REFERENCE_SIDE
     embedded: int = 0  # reference files embedded by this call; the rest came from the embedding cache
+    adapted_weights: Path | None = None  # the encoder's adapted weights (``reid.search.adapted_enrollment``), if used
+    adaptation: dict | None = None  # where adapting was asked for: whether it was kept, and why
 
     def to_json(self) -> dict:
         """What both enroll and classify report about the references: the head file, the left-out and tiny ones."""
         return {"head": str(self.head_path) if self.head_path else None, "embedded": self.embedded,
+                "adapted": self.adapted_weights is not None,
+                "adapted_weights": str(self.adapted_weights) if self.adapted_weights else None,
+                "adaptation": self.adaptation,
                 "dropped": [asdict(d) for d in self.dropped], "small": self.small}
 
     def warnings(self) -> list[str]:
@@ -189,21 +194,31 @@ class Fitted:
 
 def fit_references(views: np.ndarray, labels: list[str], paths: list, *, head: bool = False,
                    keep_outliers: bool = False, open_set: bool = True, ivf_lists: int = 0,
-                   compact: bool | None = None, meta: dict | None = None) -> Fitted:
+                   compact: bool | None = None, meta: dict | None = None, outliers_in: np.ndarray | None = None,
+                   refit: Callable[[np.ndarray], np.ndarray] | None = None) -> Fitted:
     """From embedded references (references x views x dim; view 0 the image itself) to what classify
     needs: outliers left out, the index of view 0, each mode's unknown threshold (unless not ``open_set``),
     and the head on all views. The thresholds and the head see the vectors as the index stores them
-    (projected, for a compact index)."""
-    scores, typical, outlier = find_outliers(views[:, 0], labels)
+    (projected, for a compact index). ``outliers_in``: the views in which outliers are looked for (``views``
+    by default; an adapted encoder looks for them with the embeddings it was adapted from). ``refit``: as for
+    ``reid.search.open_set.calibrate``, over these references' rows."""
+    scores, typical, outlier = find_outliers((views if outliers_in is None else outliers_in)[:, 0], labels)
     keep = np.ones(len(labels), dtype=bool) if keep_outliers else ~outlier
     dropped = [Dropped(str(paths[i]), labels[i], round(float(scores[i]), 4), round(float(typical[i]), 4))
                for i in np.flatnonzero(~keep)]
     views, labels = views[keep], [x for x, k in zip(labels, keep) if k]
     index = ReferenceIndex.build(views[:, 0], labels, ivf_lists=ivf_lists, compact=compact,
                                  meta={**(meta or {}), "dropped": [asdict(d) for d in dropped]})
-    if index.projection is not None:
-        views = index.project(views.reshape(-1, views.shape[2])).reshape(len(views), views.shape[1], -1)
-    calibration = calibrate(views, labels, [Mode.any, Mode.avg] + ([Mode.head] if head else [])) if open_set else {}
+    def stored(v: np.ndarray) -> np.ndarray:
+        if index.projection is None:
+            return v
+        return index.project(v.reshape(-1, v.shape[2])).reshape(len(v), v.shape[1], -1)
+
+    views = stored(views)
+    kept = np.flatnonzero(keep)
+    refit_kept = None if refit is None else (lambda rows: stored(refit(kept[rows])[keep]))
+    modes = [Mode.any, Mode.avg] + ([Mode.head] if head else [])
+    calibration = calibrate(views, labels, modes, refit=refit_kept) if open_set else {}
     index.meta["open_set"] = {m.value: c.to_json() for m, c in calibration.items() if m != Mode.head}
     fitted = None
     if head:

@@ -10,7 +10,7 @@ folder is needed, and the threshold fits this enrollment's number of characters 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -30,6 +30,7 @@ class Calibration:
     threshold: float | None  # None: the enrollment is too small to calibrate on (see reason)
     known_kept: float = 0.0  # share of held-back references of enrolled characters scoring at least the threshold
     strangers_rejected: float = 0.0  # share of left-out characters' references scoring under it
+    known_named: float = 0.0  # share of held-back references named right and scoring at least the threshold
     auroc: float = 0.0  # how well the score tells the two apart, over all thresholds
     known: int = 0
     strangers: int = 0
@@ -71,10 +72,17 @@ def _folds(labels: np.ndarray, folds: int, rng: np.random.Generator) -> Iterable
         yield np.array(enrolled, dtype=int), np.array(held, dtype=int), np.array(stranger, dtype=int)
 
 
+def calibration_folds(characters: int, folds: int = FOLDS) -> int:
+    """How many folds ``calibrate`` makes for an enrollment of this many characters."""
+    return characters if characters <= LEAVE_ONE_OUT_UP_TO else folds
+
+
 def calibrate(views: np.ndarray, labels: list[str], modes: Iterable[Mode], *, folds: int = FOLDS,
-              seed: int = 0) -> dict[Mode, Calibration]:
+              seed: int = 0, refit: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[Mode, Calibration]:
     """Per mode the unknown threshold. ``views``: references x views x dim, view 0 the image itself (the
-    head trains on all views, the index holds view 0)."""
+    head trains on all views, the index holds view 0). ``refit(rows)``: every reference's views again, as an
+    encoder adapted to the references ``rows`` alone embeds them (each fold's strangers must be strangers
+    to the encoder too)."""
     from sklearn.metrics import roc_auc_score
 
     modes = [Mode(m) for m in modes]
@@ -84,23 +92,29 @@ def calibrate(views: np.ndarray, labels: list[str], modes: Iterable[Mode], *, fo
     characters = np.unique(labels)
     for c in rng.permutation(characters)[:MAX_CHARACTERS]:
         keep[rng.permutation(np.flatnonzero(labels == c))[:MAX_REFERENCES]] = True
-    views, labels = views[keep], labels[keep]
+    views, labels, kept = views[keep], labels[keep], np.flatnonzero(keep)
     if len(characters) < 2:
         return {m: Calibration(None, reason="one enrolled character: nobody to play the stranger") for m in modes}
     scores: dict[Mode, list[float]] = {m: [] for m in modes}
+    right: dict[Mode, list[bool]] = {m: [] for m in modes}
     known: list[bool] = []
-    folds = len(characters) if len(characters) <= LEAVE_ONE_OUT_UP_TO else folds
+    folds = calibration_folds(len(characters), folds)
     for enrolled, held, stranger in _folds(labels, folds, rng):
         if not len(held):
             continue
+        if refit is not None:
+            views = refit(kept[enrolled])[keep]
         index = ReferenceIndex.build(views[enrolled, 0], labels[enrolled].tolist())
         head = None
         if Mode.head in modes:
             head = CharacterHead().fit(views[enrolled].reshape(-1, views.shape[2]),
                                        np.repeat(labels[enrolled], views.shape[1]).tolist())
         queries = views[np.r_[held, stranger], 0]
+        truth = labels[np.r_[held, stranger]]
         for mode in modes:
-            scores[mode] += [ranked[0][1] for ranked in rank_characters(index, queries, mode, head)]
+            ranked = rank_characters(index, queries, mode, head)
+            scores[mode] += [r[0][1] for r in ranked]
+            right[mode] += [r[0][0] == t for r, t in zip(ranked, truth)]
         known += [True] * len(held) + [False] * len(stranger)
     known_flags = np.array(known, dtype=bool)
     if not known_flags.any():
@@ -114,8 +128,9 @@ def calibrate(views: np.ndarray, labels: list[str], modes: Iterable[Mode], *, fo
             continue
         values = np.array(scores[mode])
         _, threshold = equal_error_rate(values, known_flags)
+        named = (values >= threshold) & np.array(right[mode], dtype=bool)
         out[mode] = Calibration(threshold, float(np.mean(values[known_flags] >= threshold)),
-                                float(np.mean(values[~known_flags] < threshold)),
+                                float(np.mean(values[~known_flags] < threshold)), float(np.mean(named[known_flags])),
                                 float(roc_auc_score(known_flags, values)), int(known_flags.sum()),
                                 int((~known_flags).sum()))
     return out

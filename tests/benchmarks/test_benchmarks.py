@@ -53,6 +53,14 @@ def test_classify_table_measures_every_mode_on_drawn_characters(tmp_path):
     assert [row["mode"] for row in report["open"]] == ["Any", "Avg", "Head"]
 
 
+def test_adapt_table_compares_adapting_with_the_frozen_head(tmp_path):
+    out = run("adapt_table.py", "--refs", 3, "--splits", 1, "--steps", 3, "--json", tmp_path / "a.json")
+    rows = json.loads((tmp_path / "a.json").read_text())
+    assert [row["setting"].split()[0] for row in rows] == ["frozen", "last_block", "last_block"] and "| 3 |" in out
+    assert {"closed", "open", "strangers"} <= set(rows[1]["Head"]) and isinstance(rows[2]["kept"], bool)
+    assert rows[2]["Head"] == rows[1 if rows[2]["kept"] else 0]["Head"]
+
+
 def test_startup_times_the_cli(tmp_path):
     out = run("startup.py", "--repeat", 1, "--json", tmp_path / "s.json")
     report = json.loads((tmp_path / "s.json").read_text())

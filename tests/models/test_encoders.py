@@ -3,10 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import CONFIG_PLUGIN, write_plugin
+import helpers
 from reid.device import resolve_device
 from reid.models.encoders import load_encoder
-from reid.models.networks.encoder_nets import MetricNet
 from reid.errors import PluginError, ReidError
 from reid.io.images import load_image, list_images
 
@@ -35,13 +34,7 @@ def test_color_texture_scores_same_character_above_different(dataset):
 
 
 def save_metric_plugin(tmp_path, *, dim=16, config_dim=None):
-    net = MetricNet(embedding_dim=dim)
-    directory = tmp_path / "metric_plugin"
-    directory.mkdir()
-    torch.save({k: v.half() for k, v in net.state_dict().items()}, directory / "weights.pt")  # fp16 as shipped
-    config = {"name": "tiny_metric", "architecture": "resnet18_metric", "weights": "weights.pt",
-              "embedding_dim": config_dim or dim, "input_size": 64, "threshold": 0.7}
-    return write_plugin(directory, CONFIG_PLUGIN, config)
+    return helpers.save_metric_plugin(tmp_path / "metric_plugin", dim=dim, config_dim=config_dim)
 
 
 def test_resnet18_metric_plugin_directory_loads_offline_and_embeds(cli, tmp_path, dataset):

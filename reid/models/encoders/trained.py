@@ -6,6 +6,7 @@ plugin's local file, fp16 or fp32.
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 import warnings
@@ -113,6 +114,8 @@ class _WeightsFileEncoder(TorchEncoder):
 class MetricEncoder(_WeightsFileEncoder):
     """Trunk + linear projection, metric-learned (``reid train metric``)."""
 
+    adapted: str | None = None  # the key of the enrollment-time adaptation its weights come from, if any
+
     def __init__(self, *, weights: str | Path, name: str = "metric", embedding_dim: int = 128, arch: str = "resnet18",
                  input_size: int = 224, mean=None, std=None, **kwargs):
         self.embedding_dim = int(embedding_dim)
@@ -120,8 +123,24 @@ class MetricEncoder(_WeightsFileEncoder):
         net = load_into(MetricNet(self.embedding_dim, arch), Path(weights), f"{arch} with a {embedding_dim}-d projection")
         super().__init__(net, weights=weights, name=name, input_size=input_size, mean=mean, std=std, **kwargs)
 
+    def network(self) -> MetricNet:
+        """A trainable copy of the network, read again from the weights file (the loaded one has batch norm folded)."""
+        return load_into(MetricNet(self.embedding_dim, self.arch), self.weights, f"{self.arch} with a {self.embedding_dim}-d projection")
+
+    def adapted_copy(self, state: dict[str, torch.Tensor], key: str) -> "MetricEncoder":
+        """This encoder with some of its network's weights replaced (``state``: a subset of its state dict)."""
+        net = self.network()
+        unknown = set(state) - set(net.state_dict())
+        if unknown:
+            raise ReidError(f"adapted weights do not fit {self.name} (unexpected {sorted(unknown)[:3]}); enroll again")
+        net.load_state_dict(state, strict=False)
+        adapted = copy.copy(self)
+        adapted.module = prepare_for_inference(net, self.device)
+        adapted._onnx, adapted.adapted = None, key
+        return adapted
+
     def identity(self):
-        return {**super().identity(), "arch": self.arch}
+        return {**super().identity(), "arch": self.arch, **({"adapted": self.adapted} if self.adapted else {})}
 
 
 class LayerEncoder(_WeightsFileEncoder):
