@@ -80,13 +80,13 @@ def report_adaptation(adaptation: dict | None) -> None:
     """One line on an enrollment that asked for --adapt: the adapted encoder in use, or why the base one is."""
     if not adaptation:
         return
-    folds = adaptation["folds"]
-    scores = ", ".join(f"{k} {v:.3f}" for k, v in folds.items() if v is not None)
+    base, adapted = adaptation["folds"].get("base"), adaptation["folds"].get("adapted")
+    scores = ("" if base is None or adapted is None else
+              f"; on the enrollment's own folds it scored {adapted:.3f}, the base encoder {base:.3f}")
     if adaptation["kept"]:
-        console.print(f"encoder adapted to the references ({adaptation['weights']}): on the enrollment's own folds "
-                      f"{scores} (--no-adapt: the base encoder)")
+        console.print(f"encoder adapted to the references ({adaptation['weights']}{scores}; --no-adapt: the base encoder)")
     else:
-        console.print(f"adapting did not pay on the enrollment's own folds ({scores}): the base encoder is used")
+        console.print(f"the base encoder is used: the adapted one did worse{scores}")
 
 
 # what to try when a detector finds no face, per detector

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/adapt_table.py --set 'wuwa=../shared/data/charfaces/wuwa__*' \
         --set af10=../shared/data/animeface10_faces [--refs 3 5 10 20] [--splits 3] \
-        [--depth last_block] [--steps 120] [--lr 3e-4] [--anchor 1.0] [--json out.json]
+        [--depth last_block] [--steps 120] [--lr 3e-4] [--anchor 1.0] [--mix 1.0] [--json out.json]
 
 Per set, reference count N and split: a third of the characters are strangers (never enrolled), the others
 with more than N images enroll N random ones; up to --targets other images of each enrolled character, and
@@ -10,7 +10,7 @@ of each stranger, are the targets. Every image is run once through the frozen la
 costs its adaptations alone (one on all references, one per calibration fold), as `reid enroll --adapt`
 does them. Columns, per mode: closed-set right (nearest character), right with unknown allowed (named and
 right at the calibrated threshold), strangers unknown; and the seconds each adaptation took. --depth,
---steps, --lr and --anchor take several values: every combination is a row. Without --set a drawn set of
+--steps, --lr, --anchor and --mix take several values: every combination is a row. Without --set a drawn set of
 made-up characters is used.
 """
 
@@ -31,7 +31,7 @@ from reid.io.images import load_image
 from reid.io.inputs import labelled_images
 from reid.jobs.classify import default_threshold
 from reid.models.encoders import load_encoder
-from reid.search.adapted_enrollment import adaptation_pays, fit_adapted, fold_score, prepare
+from reid.search.adapted_enrollment import adaptation_holds_up, fit_adapted, fold_score, prepare
 from reid.search.enrollment import fit_references
 from reid.search.ranking import Mode, rank_characters
 from reid.training.adapt import AdaptSettings
@@ -83,12 +83,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=[defaults.steps])
     parser.add_argument("--lr", type=float, nargs="+", default=[defaults.lr])
     parser.add_argument("--anchor", type=float, nargs="+", default=[defaults.anchor])
+    parser.add_argument("--mix", type=float, nargs="+", default=[defaults.mix])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     plugins.load_plugins(args.plugin_dir)
     encoder = load_encoder(args.encoder)
-    grid = [AdaptSettings(depth=d, steps=s, lr=lr, anchor=a)
-            for d, s, lr, a in itertools.product(args.depth, args.steps, args.lr, args.anchor)]
+    grid = [AdaptSettings(depth=d, steps=s, lr=lr, anchor=a, mix=m)
+            for d, s, lr, a, m in itertools.product(args.depth, args.steps, args.lr, args.anchor, args.mix)]
     report = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, folder in sets_or_drawn(parser, args.set, tmp):
@@ -113,12 +114,13 @@ def main() -> None:
                     started = time.perf_counter()
                     fitted, tail = fit_adapted(prepared, refs.tolist(), settings)
                     seconds = time.perf_counter() - started
-                    label = f"{settings.depth} steps {settings.steps} lr {settings.lr:g} anchor {settings.anchor:g}"
+                    label = (f"{settings.depth} steps {settings.steps} lr {settings.lr:g} anchor {settings.anchor:g} "
+                             f"mix {settings.mix:g}")
                     adapted = score(fitted, targets.views(tail)[:, 0], labels[queries], len(known), encoder.threshold)
                     report.append({**row, "setting": label, "seconds": seconds, **adapted,
                                    "folds": [fold_score(base.calibration), fold_score(fitted.calibration)]})
-                    kept = adaptation_pays(base.calibration, fitted.calibration)
-                    report.append({**row, "setting": f"{label}, kept where the folds say it pays", "seconds": seconds,
+                    kept = adaptation_holds_up(base.calibration, fitted.calibration)
+                    report.append({**row, "setting": f"{label}, set aside where the folds say it is worse", "seconds": seconds,
                                    "kept": kept, **(adapted if kept else frozen)})
                 print(f"{name} N={n} split {s}: {row['characters']} characters, {row['strangers']} strangers, "
                       f"{row['targets']} targets", flush=True)

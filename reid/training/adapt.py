@@ -39,6 +39,7 @@ class AdaptSettings:
     lr: float = 3e-4
     anchor: float = 1.0  # L2-SP strength: the loss pays anchor * mean squared change of the learning weights x 1e4
     views: int = 4  # augmented views per reference, besides the fixed ones
+    mix: float = 1.0  # share of the fine-tuned weights in the ones kept, the rest the base ones (WiSE-FT)
     seed: int = 0
 
     def __post_init__(self):
@@ -185,6 +186,9 @@ def fine_tune(tail: Tail, cached: CachedViews, labels: Sequence[str], settings: 
         loss.backward()
         optimizer.step()
         progress.advance(1)
+    with torch.no_grad():  # weight-space ensemble with the base weights (Wortsman et al. 2022)
+        for p, p0 in zip(learning, start):
+            p.mul_(settings.mix).add_(p0, alpha=1.0 - settings.mix)
     for p in tail.parameters():
         p.requires_grad_(False)
     return tail

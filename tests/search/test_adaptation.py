@@ -9,7 +9,7 @@ from reid import plugins
 from reid.models.encoders import load_encoder
 from reid.models.networks.encoder_nets import MetricNet
 from reid.models.networks.split import DEPTHS, split_network
-from reid.search.adapted_enrollment import adaptation_pays, adapted_weights_path, enroll_adapted, fold_score
+from reid.search.adapted_enrollment import adaptation_holds_up, adapted_weights_path, enroll_adapted, fold_score
 from reid.search.open_set import calibrate
 from reid.search.ranking import Mode
 from reid.training.adapt import AdaptSettings
@@ -72,7 +72,7 @@ def test_a_changed_reference_adapts_again(lite, data, draw):
 
 
 def test_an_adaptation_that_does_not_pay_on_the_folds_leaves_the_base_encoder(lite, data, monkeypatch):
-    monkeypatch.setattr("reid.search.adapted_enrollment.adaptation_pays", lambda frozen, adapted: False)
+    monkeypatch.setattr("reid.search.adapted_enrollment.adaptation_holds_up", lambda frozen, adapted: False)
     encoder = load_encoder("tiny_lite")
     enrolled, used = enroll_adapted(data / "enroll.json", encoder, settings=FEW_STEPS)
     assert used is encoder and enrolled.adapted_weights is None
@@ -91,8 +91,8 @@ def test_the_folds_score_names_right_and_strangers_unknown():
     calibration = calibrate(views, labels, [Mode.any])
     assert calibration[Mode.any].known_named == 1.0 and fold_score(calibration) == 1.0
     scrambled = calibrate(rng.permutation(views), labels, [Mode.any])
-    assert fold_score(scrambled) < 0.9 and adaptation_pays(scrambled, calibration)
-    assert not adaptation_pays(calibration, calibration)
+    assert fold_score(scrambled) < 0.9 and adaptation_holds_up(scrambled, calibration)
+    assert not adaptation_holds_up(calibration, scrambled) and adaptation_holds_up(calibration, calibration)
 
 
 def test_each_calibration_fold_adapts_without_its_strangers():
@@ -112,7 +112,7 @@ def test_each_calibration_fold_adapts_without_its_strangers():
 
 def test_enroll_adapt_then_classify_follows_the_enrollment(cli, lite, data, monkeypatch):
     monkeypatch.setattr("reid.search.adapted_enrollment.DEFAULT_SETTINGS", FEW_STEPS)
-    monkeypatch.setattr("reid.search.adapted_enrollment.adaptation_pays", lambda frozen, adapted: True)
+    monkeypatch.setattr("reid.search.adapted_enrollment.adaptation_holds_up", lambda frozen, adapted: True)
     enrolled = cli.json("--plugin-dir", lite, "enroll", data / "enroll.json", "--adapt", "--encoder", "tiny_lite")
     assert enrolled["adapted"] and enrolled["adapted_weights"].endswith(".tiny_lite.adapted.pt")
     assert enrolled["adaptation"]["kept"] and set(enrolled["adaptation"]["folds"]) == {"base", "adapted"}
