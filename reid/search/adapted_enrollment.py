@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -33,8 +33,9 @@ from reid.models.encoders.trained import read_tensors
 from reid.models.networks.split import Tail, split_network, tail_state
 from reid.progress import NoProgress, Progress
 from reid.search.embedding_cache import signature
-from reid.search.enrollment import (OUTLIER_KEPT, OUTLIER_RULE, Enrolled, Fitted, _reuse, files_digest, find_outliers,
-                                    fit_references, read_enrollment, reference_files, small_references)
+from reid.search.enrollment import (OUTLIER_KEPT, OUTLIER_RULE, Enrolled, Fitted, _reuse, check_every_character_kept,
+                                    files_digest, find_outliers, fit_references, read_enrollment, reference_files,
+                                    small_references)
 from reid.search.enrollment_files import default_index_path, head_path_for
 from reid.search.head import view_names
 from reid.search.open_set import Calibration, calibration_folds
@@ -124,10 +125,17 @@ class Prepared:
     cached: CachedViews
     others: list[np.ndarray]  # per other fused part: images x fixed views x dim, already scaled
     labels: list[str]
+    _base: np.ndarray | None = field(default=None, repr=False)
 
     def views(self, tail: Tail | None = None) -> np.ndarray:
-        """Images x fixed views x dim, as the encoder with ``tail`` (the base one by default) embeds them."""
-        return _fuse(embed_fixed(tail or self.base_tail, self.cached), network_scale(self.encoder), self.others)
+        """Images x fixed views x dim, as the encoder with ``tail`` (the base one by default, computed once and
+        read-only) embeds them."""
+        if tail is not None:
+            return _fuse(embed_fixed(tail, self.cached), network_scale(self.encoder), self.others)
+        if self._base is None:
+            self._base = _fuse(embed_fixed(self.base_tail, self.cached), network_scale(self.encoder), self.others)
+            self._base.setflags(write=False)
+        return self._base
 
     def adapt(self, settings: AdaptSettings, rows: np.ndarray | None = None, progress: Progress | None = None) -> Tail:
         return fine_tune(self.base_tail, self.cached, self.labels, settings, rows=rows, progress=progress)
@@ -227,7 +235,6 @@ def enroll_adapted(enroll_path: str | Path, encoder: Encoder, *, settings: Adapt
         reused = _reuse(index_path, sources(used), head=True)
         if reused is not None:
             reused.adaptation = saved.report(weights_path)
-            reused.adapted_weights = weights_path if saved.kept else None
             return reused, used
 
     label_of = {path: name for name, path in pairs}
@@ -235,10 +242,7 @@ def enroll_adapted(enroll_path: str | Path, encoder: Encoder, *, settings: Adapt
     progress.start(len(signatures), "adapting: reading references")
     loaded = list(readable_images(list(signatures), failures, progress))
     paths = [p for p, _ in loaded]
-    missing = set(label_of.values()) - {label_of[p] for p in paths}
-    if missing:
-        raise ReidError(f"no usable reference image for {', '.join(sorted(missing))} "
-                        f"({'; '.join(str(f) for f in failures if label_of[Path(f.path)] in missing)})")
+    check_every_character_kept(label_of, paths, failures)
     prepared = prepare(encoder, [image for _, image in loaded], [label_of[p] for p in paths],
                        augmented=settings.views, seed=settings.seed, progress=progress)
     del loaded
@@ -249,11 +253,11 @@ def enroll_adapted(enroll_path: str | Path, encoder: Encoder, *, settings: Adapt
     frozen = fit_references(prepared.views(), prepared.labels, paths, head=True, keep_outliers=keep_outliers, meta=meta)
     folds = {"base": fold_score(frozen.calibration), "adapted": fold_score(fitted.calibration)}
     kept = always or adaptation_holds_up(frozen.calibration, fitted.calibration)
-    adapted, state = prepared.encoder_with(tail, key, settings.depth)
-    used = adapted if kept else encoder
-    if not kept:
-        fitted = frozen
-    outcome = Outcome(state if kept else {}, kept, folds)
+    if kept:
+        used, state = prepared.encoder_with(tail, key, settings.depth)
+    else:  # the base encoder's enrollment, already fitted for the comparison
+        used, state, fitted = encoder, {}, frozen
+    outcome = Outcome(state, kept, folds)
     fitted.index.meta.update(sources(used))
     _save_weights(weights_path, outcome, key, {"encoder": encoder.name, "settings": settings.to_json(),
                                                "characters": len(fitted.index.counts()), "references": fitted.index.size})
@@ -261,10 +265,8 @@ def enroll_adapted(enroll_path: str | Path, encoder: Encoder, *, settings: Adapt
     head_path = fitted.head.save(head_path_for(index_path), {
         **sources(used), "views": view_names(mirror=not encoder.flip),
         "open_set": {Mode.head.value: fitted.calibration[Mode.head].to_json()}})
-    enrolled = Enrolled(fitted.index, index_path, False, failures, fitted.dropped, fitted.calibration, fitted.head,
-                        head_path, small, len(paths), weights_path if kept else None)
-    enrolled.adaptation = outcome.report(weights_path)
-    return enrolled, used
+    return Enrolled(fitted.index, index_path, False, failures, fitted.dropped, fitted.calibration, fitted.head,
+                    head_path, small, len(paths), outcome.report(weights_path)), used
 
 
 def check_adaptable(*, ivf_lists: int = 0, compact: bool | None = None, context: object = None) -> None:

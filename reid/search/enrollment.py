@@ -157,8 +157,12 @@ class Enrolled:
     head_path: Path | None = None
     small: list[list] = field(default_factory=list)  # [path, width, height] of references under MIN_REFERENCE_SIDE
     embedded: int = 0  # reference files embedded by this call; the rest came from the embedding cache
-    adapted_weights: Path | None = None  # the encoder's adapted weights (``reid.search.adapted_enrollment``), if used
-    adaptation: dict | None = None  # where adapting was asked for: whether it was kept, and why
+    adaptation: dict | None = None  # where adapting was asked for: whether it was kept, its weights, and why
+
+    @property
+    def adapted_weights(self) -> Path | None:
+        """The encoder's adapted weights (``reid.search.adapted_enrollment``), where they are used."""
+        return Path(self.adaptation["weights"]) if self.adaptation and self.adaptation["kept"] else None
 
     def to_json(self) -> dict:
         """What both enroll and classify report about the references: the head file, the left-out and tiny ones."""
@@ -190,6 +194,14 @@ class Fitted:
     dropped: list[Dropped]
     calibration: dict[Mode, Calibration]
     head: CharacterHead | None
+
+
+def check_every_character_kept(label_of: dict[Path, str], paths: Iterable[Path], failures: list[ImageLoadError]) -> None:
+    """A ReidError naming each character none of whose reference images could be read, and why."""
+    missing = set(label_of.values()) - {label_of[p] for p in paths}
+    if missing:
+        unusable = "; ".join(str(f) for f in failures if label_of[Path(f.path)] in missing)
+        raise ReidError(f"no usable reference image for {', '.join(sorted(missing))} ({unusable})")
 
 
 def fit_references(views: np.ndarray, labels: list[str], paths: list, *, head: bool = False,
@@ -334,10 +346,7 @@ def enroll(enroll_path: str | Path, encoder: Encoder, *, index_path: Path | None
                                       views=len(view_names(mirror=not encoder.flip)) if with_views else 1,
                                       progress=progress)
     failures = references.failures
-    missing = set(label_of.values()) - {label_of[p] for p in references.paths}
-    if missing:
-        unusable = "; ".join(str(f) for f in failures if label_of[Path(f.path)] in missing)
-        raise ReidError(f"no usable reference image for {', '.join(sorted(missing))} ({unusable})")
+    check_every_character_kept(label_of, references.paths, failures)
     small = small_references(references.paths) if cutter is None else []  # a detector's faces are cut, not given
     fitted = fit_references(references.views, [label_of[p] for p in references.paths], references.paths, head=head,
                             keep_outliers=keep_outliers, ivf_lists=ivf_lists, compact=kind == IndexKind.compact,

@@ -1,5 +1,7 @@
 """Enrollment-time adaptation (`reid enroll --adapt`) on tiny untrained networks and drawn characters."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -130,3 +132,26 @@ def test_adapt_refuses_what_it_cannot_do_in_one_line(cli, lite, data):
     one_error_line(cli("--plugin-dir", lite, "enroll", data / "enroll.json", "--adapt", "--encoder", "tiny_lite",
                        "--ivf", "4", ok=False), "--ivf")
     assert not list(data.glob("*.adapted.*"))
+
+
+def test_enroll_adapt_on_bad_references_skips_or_refuses_in_one_line(cli, lite, data, monkeypatch):
+    monkeypatch.setattr("reid.search.adapted_enrollment.DEFAULT_SETTINGS", FEW_STEPS)
+    enroll = ["--plugin-dir", lite, "enroll", "--adapt", "--encoder", "tiny_lite"]
+    good = sorted((data / "references" / "Aoi").iterdir())[0]
+    broken = data / "references" / "Aoi" / "broken.png"
+    broken.write_bytes(good.read_bytes()[:60])  # a truncated PNG
+    result = cli.json(*enroll, data / "enroll.json")
+    assert result["skipped"] == 1 and set(result["adaptation"]["folds"]) == {"base", "adapted"}
+
+    config = json.loads((data / "enroll.json").read_text())
+    (data / "only_broken").mkdir()
+    (data / "only_broken" / "face.png").write_bytes(b"not an image")
+    (data / "enroll_bad.json").write_text(json.dumps({**config, "Zed": "only_broken"}))
+    one_error_line(cli(*enroll, data / "enroll_bad.json", ok=False), "Zed", "face.png")
+
+    (data / "empty").mkdir()
+    (data / "enroll_empty.json").write_text(json.dumps({**config, "Zed": "empty"}))
+    one_error_line(cli(*enroll, data / "enroll_empty.json", ok=False), "empty")
+
+    one_error_line(cli(*enroll, data / "nowhere.json", ok=False), "nowhere.json")
+    assert not list(data.glob("enroll_bad.*adapted*")) and not list(data.glob("enroll_empty.*adapted*"))

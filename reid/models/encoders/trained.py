@@ -120,12 +120,16 @@ class MetricEncoder(_WeightsFileEncoder):
                  input_size: int = 224, mean=None, std=None, **kwargs):
         self.embedding_dim = int(embedding_dim)
         self.arch = arch
-        net = load_into(MetricNet(self.embedding_dim, arch), Path(weights), f"{arch} with a {embedding_dim}-d projection")
-        super().__init__(net, weights=weights, name=name, input_size=input_size, mean=mean, std=std, **kwargs)
+        super().__init__(self._read_network(Path(weights)), weights=weights, name=name, input_size=input_size, mean=mean,
+                         std=std, **kwargs)
+
+    def _read_network(self, weights: Path) -> MetricNet:
+        return load_into(MetricNet(self.embedding_dim, self.arch), weights,
+                         f"{self.arch} with a {self.embedding_dim}-d projection")
 
     def network(self) -> MetricNet:
         """A trainable copy of the network, read again from the weights file (the loaded one has batch norm folded)."""
-        return load_into(MetricNet(self.embedding_dim, self.arch), self.weights, f"{self.arch} with a {self.embedding_dim}-d projection")
+        return self._read_network(self.weights)
 
     def adapted_copy(self, state: dict[str, torch.Tensor], key: str) -> "MetricEncoder":
         """This encoder with some of its network's weights replaced (``state``: a subset of its state dict)."""
